@@ -1,0 +1,2 @@
+export { FewstepError, Validator, validate, describe, isTensor } from './errors';
+export type { NumberBounds } from './errors';

@@ -1,0 +1,2 @@
+// The umbrella package: everything public in fewstep, from one import.
+export * from '@fewstep/core';
