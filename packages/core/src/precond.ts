@@ -52,12 +52,16 @@ function sigmaDataOf(where: string, sd: number | undefined): number {
   return validate(where).finite('sigmaData', sd ?? 0.5, { gt: 0 });
 }
 
-/** EDM (Karras et al. 2022): cSkip = sd^2/(s^2+sd^2), cOut = s sd/sqrt(s^2+sd^2), cIn = 1/sqrt(s^2+sd^2), cNoise = ln(s)/4. */
-export function edmPreconditioning(opts: { sigmaData?: number } = {}): Preconditioning {
+/**
+ * EDM (Karras et al. 2022): cSkip = sd^2/(s^2+sd^2), cOut = s sd/sqrt(s^2+sd^2), cIn = 1/sqrt(s^2+sd^2),
+ * cNoise = ln(s)/4 (`noiseLabel: 'cm'` gives OpenAI CM's teacher label 250 ln(s + 1e-44) instead).
+ */
+export function edmPreconditioning(opts: { sigmaData?: number; noiseLabel?: 'edm' | 'cm' } = {}): Preconditioning {
   const sd = sigmaDataOf('edmPreconditioning', opts.sigmaData);
+  const label = validate('edmPreconditioning').oneOf('noiseLabel', opts.noiseLabel ?? 'edm', ['edm', 'cm'] as const);
   const sd2 = sd * sd;
   return makePrecond(
-    'edm',
+    label === 'edm' ? 'edm' : 'edm-cm-noise',
     sd,
     0,
     Infinity,
@@ -65,7 +69,7 @@ export function edmPreconditioning(opts: { sigmaData?: number } = {}): Precondit
       cSkip: (s) => sd2 / (s * s + sd2),
       cOut: (s) => (s * sd) / Math.sqrt(s * s + sd2),
       cIn: (s) => 1 / Math.sqrt(s * s + sd2),
-      cNoise: (s) => Math.log(s) / 4,
+      cNoise: label === 'edm' ? (s) => Math.log(s) / 4 : (s) => 250 * Math.log(s + 1e-44),
     },
     (s) => {
       const s2sd2 = s.square().add(sd2);
@@ -73,7 +77,7 @@ export function edmPreconditioning(opts: { sigmaData?: number } = {}): Precondit
         cSkip: tf.div(sd2, s2sd2),
         cOut: s.mul(sd).div(s2sd2.sqrt()),
         cIn: tf.rsqrt(s2sd2),
-        cNoise: s.log().div(4),
+        cNoise: label === 'edm' ? s.log().div(4) : s.add(1e-44).log().mul(250),
       };
     },
   );

@@ -135,3 +135,24 @@ export async function useTestBackend(): Promise<string> {
   await tf.ready();
   return name;
 }
+
+const DRAW_KINDS: Record<string, 'normal' | 'uniform' | 'randint' | 'beta' | 'categorical'> = {
+  'torch.randn': 'normal',
+  'torch.randn_like': 'normal',
+  'torch.rand': 'uniform',
+  'torch.rand_like': 'uniform',
+  'torch.randint': 'randint',
+  'torch.multinomial': 'categorical',
+};
+
+/** The golden file's `params.random_draws`, in call order, as recorded draws for `replayNoise`. */
+export function goldenDraws(golden: Golden): { kind: 'normal' | 'uniform' | 'randint' | 'beta' | 'categorical'; data: number[]; shape: number[]; label: string }[] {
+  const draws = (golden.params.random_draws ?? []) as { input: string; fn: string }[];
+  return draws.map((d) => {
+    const kind = DRAW_KINDS[d.fn];
+    if (!kind) throw new Error(`${golden.name}: unknown draw function ${d.fn}`);
+    const t = golden.inputs[d.input];
+    if (!t) throw new Error(`${golden.name}: draw input ${d.input} missing`);
+    return { kind, data: t.data, shape: t.shape, label: d.input };
+  });
+}
