@@ -168,7 +168,7 @@ export function ectStage(iteration: number, opts: { batchSize: number; kimgPerTi
   const batch = check.integer('batchSize', opts?.batchSize, { min: 1 });
   const kimg = check.finite('kimgPerTick', opts.kimgPerTick, { gt: 0 });
   const double = check.integer('doubleTicks', opts.doubleTicks, { min: 1 });
-  const S = Math.ceil((kimg * 1000) / batch - 1e-9) * double;
+  const S = Math.ceil((kimg * 1000) / batch) * double;
   return iteration <= S ? 0 : Math.floor((iteration - 1) / S);
 }
 

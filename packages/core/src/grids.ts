@@ -39,7 +39,8 @@ export function karrasSigmas(n: number, opts: KarrasOptions = {}): number[] {
   check.finite('rho', rho, { gt: 0 });
   const hi = sigmaMax ** (1 / rho);
   const lo = sigmaMin ** (1 / rho);
-  const sigmas = linspace(0, 1, n).map((r) => f32((hi + r * (lo - hi)) ** rho));
+  // (1 - r) hi + r lo rather than hi + r (lo - hi): exact at both ends, even for small rho.
+  const sigmas = linspace(0, 1, n).map((r) => f32(((1 - r) * hi + r * lo) ** rho));
   return appendZero ? [...sigmas, 0] : sigmas;
 }
 
@@ -72,7 +73,8 @@ export function cmIndexSigma(i: number, N: number, opts: Omit<KarrasOptions, 'ap
   check.finite('rho', rho, { gt: 0 });
   const hi = sigmaMax ** (1 / rho);
   const lo = sigmaMin ** (1 / rho);
-  return f32((hi + (i / (N - 1)) * (lo - hi)) ** rho);
+  const r = i / (N - 1);
+  return f32(((1 - r) * hi + r * lo) ** rho);
 }
 
 /** The Kumaraswamy warp of UCGM's time grid: t -> (1 - (1 - t^a)^b)^c. */

@@ -27,6 +27,9 @@ export interface Preconditioning {
 
 type Coef = (s: number) => number;
 
+// The references add 1e-44 in float32, where it is the denormal 9.8e-45: keep that exact value.
+const TINY_F32 = Math.fround(1e-44);
+
 function makePrecond(
   name: string,
   sigmaData: number,
@@ -69,7 +72,7 @@ export function edmPreconditioning(opts: { sigmaData?: number; noiseLabel?: 'edm
       cSkip: (s) => sd2 / (s * s + sd2),
       cOut: (s) => (s * sd) / Math.sqrt(s * s + sd2),
       cIn: (s) => 1 / Math.sqrt(s * s + sd2),
-      cNoise: label === 'edm' ? (s) => Math.log(s) / 4 : (s) => 250 * Math.log(s + 1e-44),
+      cNoise: label === 'edm' ? (s) => Math.log(s) / 4 : (s) => 250 * Math.log(s + TINY_F32),
     },
     (s) => {
       const s2sd2 = s.square().add(sd2);
@@ -91,7 +94,10 @@ export function vpPreconditioning(opts: { betaD?: number; betaMin?: number; M?: 
   const M = check.integer('M', opts.M ?? 1000, { min: 1 });
   const epsT = check.finite('epsilonT', opts.epsilonT ?? 1e-5, { gt: 0, lt: 1 });
   const sigmaAt = (t: number) => Math.sqrt(Math.exp(0.5 * betaD * t * t + betaMin * t) - 1);
-  const sigmaInv = (s: number) => (Math.sqrt(betaMin * betaMin + 2 * betaD * Math.log1p(s * s)) - betaMin) / betaD;
+  // The reference evaluates ln(1 + s^2) in float32 (not log1p), which shifts c_noise by up to ~1% at
+  // tiny sigma; reproduce it so pretrained VP networks see the labels they were trained with.
+  const sigmaInv = (s: number) =>
+    (Math.sqrt(betaMin * betaMin + 2 * betaD * Math.log(Math.fround(1 + Math.fround(s * s)))) - betaMin) / betaD;
   return makePrecond(
     'vp',
     0.5,
@@ -103,7 +109,7 @@ export function vpPreconditioning(opts: { betaD?: number; betaMin?: number; M?: 
       cOut: s.neg(),
       cIn: tf.rsqrt(s.square().add(1)),
       cNoise: tf
-        .sqrt(tf.log1p(s.square()).mul(2 * betaD).add(betaMin * betaMin))
+        .sqrt(tf.log(s.square().add(1)).mul(2 * betaD).add(betaMin * betaMin))
         .sub(betaMin)
         .div(betaD)
         .mul(M - 1),
@@ -141,7 +147,7 @@ export function consistencyPreconditioning(
   const smax = check.number('sigmaMax', opts.sigmaMax ?? 80, { gt: smin });
   const label = check.oneOf('noiseLabel', opts.noiseLabel ?? 'cm', ['cm', 'edm'] as const);
   const sd2 = sd * sd;
-  const cNoise: Coef = label === 'cm' ? (s) => 250 * Math.log(s + 1e-44) : (s) => Math.log(s) / 4;
+  const cNoise: Coef = label === 'cm' ? (s) => 250 * Math.log(s + TINY_F32) : (s) => Math.log(s) / 4;
   return makePrecond(
     label === 'cm' ? 'consistency' : 'consistency-edm-noise',
     sd,

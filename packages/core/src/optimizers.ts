@@ -1,0 +1,199 @@
+import * as tf from '@tensorflow/tfjs';
+import { validate } from './errors';
+
+type NamedTensor = { name: string; tensor: tf.Tensor };
+
+type NamedGrads = tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[];
+
+function entries(grads: NamedGrads): { name: string; tensor: tf.Tensor }[] {
+  return Array.isArray(grads) ? grads : Object.keys(grads).map((name) => ({ name, tensor: grads[name] }));
+}
+
+interface Moments {
+  m: tf.Variable;
+  v: tf.Variable;
+}
+
+function checkAdamHyper(where: string, lr: number, beta1: number, beta2: number, eps: number, wd: number): void {
+  const check = validate(where);
+  check.finite('learningRate', lr, { min: 0 });
+  check.finite('beta1', beta1, { min: 0, lt: 1 });
+  check.finite('beta2', beta2, { min: 0, lt: 1 });
+  check.finite('epsilon', eps, { gt: 0 });
+  check.finite('weightDecay', wd, { min: 0 });
+}
+
+/**
+ * The shared skeleton of the Adam family: first/second moments per variable and a step count.
+ * Subclasses give the update direction. `learningRate` is public so schedules can set it per step.
+ */
+abstract class AdamFamily extends tf.Optimizer {
+  protected moments = new Map<string, Moments>();
+  step = 0;
+
+  constructor(
+    public learningRate: number,
+    readonly beta1: number,
+    readonly beta2: number,
+    readonly epsilon: number,
+    readonly weightDecay: number,
+  ) {
+    super();
+  }
+
+  private createMoments(like: tf.Tensor): Moments {
+    return tf.tidy(() => ({ m: tf.variable(tf.zerosLike(like), false), v: tf.variable(tf.zerosLike(like), false) }));
+  }
+
+  protected abstract direction(m: tf.Tensor, v: tf.Tensor, step: number): tf.Tensor | null;
+
+  applyGradients(variableGradients: NamedGrads): void {
+    this.step++;
+    const t = this.step;
+    for (const { name, tensor: grad } of entries(variableGradients)) {
+      const variable = tf.engine().registeredVariables[name];
+      if (!variable || grad == null) continue;
+      let mom = this.moments.get(name);
+      if (!mom) {
+        mom = this.createMoments(variable);
+        this.moments.set(name, mom);
+      }
+      const { m, v } = mom;
+      tf.tidy(() => {
+        m.assign(tf.add(tf.mul(m, this.beta1), tf.mul(grad, 1 - this.beta1)));
+        v.assign(tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(grad), 1 - this.beta2)));
+        // Decoupled weight decay (AdamW / PyTorch RAdam's decoupled form): p <- p (1 - lr wd).
+        let p: tf.Tensor = variable;
+        if (this.weightDecay > 0) p = tf.mul(p, 1 - this.learningRate * this.weightDecay);
+        const dir = this.direction(m, v, t);
+        if (dir) p = tf.sub(p, tf.mul(dir, this.learningRate));
+        variable.assign(p);
+      });
+    }
+    this.incrementIterations();
+  }
+
+  override dispose(): void {
+    for (const { m, v } of this.moments.values()) {
+      m.dispose();
+      v.dispose();
+    }
+    this.moments.clear();
+  }
+
+  override async getWeights(): Promise<NamedTensor[]> {
+    const out: NamedTensor[] = [{ name: 'iter', tensor: tf.scalar(this.step, 'int32') }];
+    for (const [name, { m, v }] of this.moments) {
+      out.push({ name: `${name}/m`, tensor: m }, { name: `${name}/v`, tensor: v });
+    }
+    return out;
+  }
+
+  override async setWeights(weights: NamedTensor[]): Promise<void> {
+    for (const { name, tensor } of weights) {
+      if (name === 'iter') {
+        this.step = (await tensor.data())[0];
+        continue;
+      }
+      const slash = name.lastIndexOf('/');
+      const varName = name.slice(0, slash);
+      const which = name.slice(slash + 1) as 'm' | 'v';
+      let mom = this.moments.get(varName);
+      if (!mom) {
+        mom = this.createMoments(tensor);
+        this.moments.set(varName, mom);
+      }
+      mom[which].assign(tensor);
+    }
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      learningRate: this.learningRate,
+      beta1: this.beta1,
+      beta2: this.beta2,
+      epsilon: this.epsilon,
+      weightDecay: this.weightDecay,
+    };
+  }
+}
+
+/** AdamW (Loshchilov & Hutter): Adam with bias correction and decoupled weight decay. */
+export class AdamW extends AdamFamily {
+  static className = 'FewstepAdamW';
+
+  constructor(opts: { learningRate?: number; beta1?: number; beta2?: number; epsilon?: number; weightDecay?: number } = {}) {
+    const { learningRate = 1e-3, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, weightDecay = 0.01 } = opts;
+    checkAdamHyper('AdamW', learningRate, beta1, beta2, epsilon, weightDecay);
+    super(learningRate, beta1, beta2, epsilon, weightDecay);
+  }
+
+  protected direction(m: tf.Tensor, v: tf.Tensor, t: number): tf.Tensor {
+    const mHat = tf.div(m, 1 - this.beta1 ** t);
+    const vHat = tf.div(v, 1 - this.beta2 ** t);
+    return tf.div(mHat, tf.add(tf.sqrt(vHat), this.epsilon));
+  }
+
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    return new cls(config as never);
+  }
+}
+
+/**
+ * RAdam (Liu et al. 2020), as in PyTorch's torch.optim.RAdam (ECT's 1-hour recipe and UCGM's
+ * few-step configs use it): while the variance of the adaptive rate is intractable
+ * (rho_t <= 5) it takes bias-corrected momentum steps; then rectified Adam steps.
+ */
+export class RAdam extends AdamFamily {
+  static className = 'FewstepRAdam';
+
+  constructor(opts: { learningRate?: number; beta1?: number; beta2?: number; epsilon?: number; weightDecay?: number } = {}) {
+    const { learningRate = 1e-3, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, weightDecay = 0 } = opts;
+    checkAdamHyper('RAdam', learningRate, beta1, beta2, epsilon, weightDecay);
+    super(learningRate, beta1, beta2, epsilon, weightDecay);
+  }
+
+  protected direction(m: tf.Tensor, v: tf.Tensor, t: number): tf.Tensor {
+    const b1t = this.beta1 ** t;
+    const b2t = this.beta2 ** t;
+    const mHat = tf.div(m, 1 - b1t);
+    const rhoInf = 2 / (1 - this.beta2) - 1;
+    const rhoT = rhoInf - (2 * t * b2t) / (1 - b2t);
+    if (rhoT <= 5) return mHat;
+    const rect = Math.sqrt(((rhoT - 4) * (rhoT - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rhoT));
+    const adaptive = tf.div(Math.sqrt(1 - b2t), tf.add(tf.sqrt(v), this.epsilon));
+    return tf.mul(tf.mul(mHat, adaptive), rect);
+  }
+
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    return new cls(config as never);
+  }
+}
+
+tf.serialization.registerClass(AdamW);
+tf.serialization.registerClass(RAdam);
+
+/**
+ * Scales gradients so that their global L2 norm is at most maxNorm (PyTorch's
+ * clip_grad_norm_). Returns new gradient tensors and the norm before clipping; non-finite norms
+ * are reported, not hidden (the caller's guard decides what to do).
+ */
+export function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): { grads: tf.NamedTensorMap; norm: number } {
+  const check = validate('clipByGlobalNorm');
+  check.finite('maxNorm', maxNorm, { gt: 0 });
+  const names = Object.keys(grads);
+  names.forEach((n) => check.tensor(`grads.${n}`, grads[n]));
+  const normT = tf.tidy(() => tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]))))));
+  const norm = normT.dataSync()[0];
+  normT.dispose();
+  const factor = Number.isFinite(norm) ? Math.min(1, maxNorm / (norm + 1e-6)) : 1;
+  const out: tf.NamedTensorMap = {};
+  for (const n of names) out[n] = factor === 1 ? grads[n].clone() : tf.mul(grads[n], factor);
+  return { grads: out, norm };
+}
