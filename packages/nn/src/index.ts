@@ -19,3 +19,7 @@ export { PositionalEmbedding, FourierEmbedding } from './embedding';
 export { attention } from './attention';
 export { UNetBlock, silu } from './unetblock';
 export type { UNetBlockOptions } from './unetblock';
+export { SongUNet, ddpmpp, ncsnpp } from './songunet';
+export type { SongUNetConfig } from './songunet';
+export { DhariwalUNet, adm } from './dhariwalunet';
+export type { DhariwalUNetConfig } from './dhariwalunet';
