@@ -188,7 +188,7 @@ export class SongUNet extends Module {
       else if (name.includes('aux_norm')) tmp = (m as GroupNorm).forward(x) as tf.Tensor4D;
       else if (name.includes('aux_conv')) {
         tmp = (m as Conv2d).forward(silu(tmp as tf.Tensor4D));
-        aux = aux ? tmp.add(aux) : tmp;
+        aux = aux ? (tmp.add(aux) as tf.Tensor4D) : tmp;
       } else {
         const b = m as UNetBlock;
         if (x.shape[3] !== b.inChannels) x = tf.concat([x, skips.pop() as tf.Tensor4D], 3);
@@ -229,8 +229,8 @@ function resolveConfig(cfg: SongUNetConfig): Required<SongUNetConfig> {
 }
 
 /** Copies an options object without its undefined entries (so defaults apply). */
-export function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+export function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 /** EDM's DDPM++ preset (CIFAR-10: modelChannels 128, channelMult [2, 2, 2]); any field can be overridden. */
