@@ -23,3 +23,5 @@ export { SongUNet, ddpmpp, ncsnpp } from './songunet';
 export type { SongUNetConfig } from './songunet';
 export { DhariwalUNet, adm } from './dhariwalunet';
 export type { DhariwalUNetConfig } from './dhariwalunet';
+export { MLP } from './mlp';
+export type { MLPConfig } from './mlp';
