@@ -99,8 +99,9 @@ export function makeOutput(
     makeOutput?: (s: number[], d: tf.DataType, o?: number, v?: tf.backend_util.BackendValues) => TensorInfo;
     makeTensorInfo?: (s: number[], d: tf.DataType, v?: tf.backend_util.BackendValues) => TensorInfo;
   };
-  if (typeof b.makeOutput === 'function') return b.makeOutput(shape, dtype, undefined, values);
+  // cpu/webgl/webgpu: makeTensorInfo; wasm has only makeOutput (cpu's makeOutput means something else).
   if (typeof b.makeTensorInfo === 'function') return b.makeTensorInfo(shape, dtype, values);
+  if (typeof b.makeOutput === 'function') return b.makeOutput(shape, dtype, undefined, values);
   const dataId = backend.write(values, shape, dtype);
   return { dataId, shape, dtype };
 }
