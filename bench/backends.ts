@@ -1,0 +1,202 @@
+/**
+ * Backend benchmark: conv forward / filter-gradient / input-gradient GFLOP/s and a small conv-net
+ * training step (img/s) on cpu and wasm, stock versus with @fewstep/backends' kernels, in one run
+ * (machines are shared and noisy: compare the ratios of one run). Writes its section of
+ * docs/benchmarks.md. Run: `npm run bench:backends` (FEWSTEP_BENCH_QUICK=1 for a short run).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, registerTrainingKernels, unregisterTrainingKernels } from '@fewstep/backends';
+
+const QUICK = process.env.FEWSTEP_BENCH_QUICK === '1';
+type Setup = 'cpu stock' | 'cpu + ours' | 'wasm stock' | 'wasm + ours';
+const SETUPS: Setup[] = ['cpu stock', 'cpu + ours', 'wasm stock', 'wasm + ours'];
+
+async function use(setup: Setup): Promise<void> {
+  const backend = setup.startsWith('wasm') ? 'wasm' : 'cpu';
+  await initBackend(backend, { registerKernels: false });
+  unregisterTrainingKernels();
+  // cpu's stock nearest-resize gradient is wrong for batch > 1; every cpu row uses the fix.
+  if (backend === 'cpu') registerTrainingKernels('cpu', { only: ['ResizeNearestNeighborGrad'] });
+  if (setup.endsWith('ours')) registerTrainingKernels(backend);
+}
+
+/** Median seconds of `reps` timed calls after one warm-up call, stopping early past `budget` s. */
+function timeIt(fn: () => tf.Tensor | tf.Tensor[], reps: number, budget = 20): number {
+  const once = () => {
+    const t0 = performance.now();
+    const out = tf.tidy(fn);
+    for (const t of Array.isArray(out) ? out : [out]) t.dataSync();
+    tf.dispose(out);
+    return (performance.now() - t0) / 1000;
+  };
+  const first = once();
+  if (first > budget / 2) return first;
+  const times: number[] = [];
+  let spent = 0;
+  while (times.length < reps && spent < budget) {
+    const t = once();
+    times.push(t);
+    spent += t;
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+interface ConvCase {
+  name: string;
+  x: [number, number, number, number];
+  w: [number, number, number, number];
+  stride: number;
+}
+
+const CONVS: ConvCase[] = [
+  { name: '3x3 s1, 28x28, 32->32', x: [16, 28, 28, 32], w: [3, 3, 32, 32], stride: 1 },
+  { name: '3x3 s2, 28x28, 32->64', x: [16, 28, 28, 32], w: [3, 3, 32, 64], stride: 2 },
+  { name: '3x3 s1, 16x16, 64->64', x: [16, 16, 16, 64], w: [3, 3, 64, 64], stride: 1 },
+];
+
+type Kind = 'forward' | 'filter grad' | 'input grad';
+
+/** GFLOP/s of one conv kernel, or a reason it cannot run. Slow stock kernels get a smaller batch. */
+function convGflops(c: ConvCase, kind: Kind, setup: Setup): number | string {
+  const slow = setup === 'cpu stock' && kind === 'filter grad';
+  const batch = slow ? 1 : setup.startsWith('cpu') ? 4 : c.x[0];
+  const xShape: [number, number, number, number] = [batch, c.x[1], c.x[2], c.x[3]];
+  const ho = Math.ceil(c.x[1] / c.stride);
+  const wo = Math.ceil(c.x[2] / c.stride);
+  const flops = 2 * batch * ho * wo * c.w[0] * c.w[1] * c.w[2] * c.w[3];
+  const x = tf.randomNormal(xShape);
+  const w = tf.randomNormal(c.w);
+  const dy = tf.randomNormal([batch, ho, wo, c.w[3]]);
+  const attrs = { strides: c.stride, pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined };
+  const run = (): tf.Tensor => {
+    if (kind === 'forward') return tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, 'same');
+    if (kind === 'filter grad') {
+      return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: c.w } as never) as tf.Tensor;
+    }
+    return tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: xShape } as never) as tf.Tensor;
+  };
+  try {
+    const s = timeIt(run, QUICK ? 3 : 7);
+    return flops / s / 1e9;
+  } catch (e) {
+    return /not registered/.test(String(e)) ? 'missing' : `error: ${String(e).slice(0, 60)}`;
+  } finally {
+    tf.dispose([x, w, dy]);
+  }
+}
+
+/** A small conv net: conv s1/s2, GroupNorm, SiLU, depthwise, nearest up-sampling, dense. */
+function makeNet(seed: number) {
+  const v = (shape: number[], scale: number) => tf.variable(tf.randomNormal(shape, 0, scale, 'float32', seed++));
+  const p = {
+    c1: v([3, 3, 3, 32], 0.2),
+    c2: v([3, 3, 32, 64], 0.05),
+    c3: v([3, 3, 64, 64], 0.04),
+    dw: v([3, 3, 64, 1], 0.2),
+    c4: v([3, 3, 64, 32], 0.04),
+    dense: v([32, 10], 0.2),
+  };
+  const gn = (x: tf.Tensor4D, groups: number) => {
+    const [n, h, w, c] = x.shape;
+    const g = x.reshape([n, h, w, groups, c / groups]);
+    const { mean, variance } = tf.moments(g, [1, 2, 4], true);
+    return g.sub(mean).div(variance.add(1e-5).sqrt()).reshape([n, h, w, c]) as tf.Tensor4D;
+  };
+  const silu = (x: tf.Tensor4D) => x.mul(tf.sigmoid(x)) as tf.Tensor4D;
+  const forward = (x: tf.Tensor4D) => {
+    let h = silu(gn(tf.conv2d(x, p.c1 as tf.Tensor4D, 1, 'same'), 8));
+    h = silu(gn(tf.conv2d(h, p.c2 as tf.Tensor4D, 2, 'same'), 8));
+    h = silu(gn(tf.conv2d(h, p.c3 as tf.Tensor4D, 1, 'same'), 8));
+    h = tf.depthwiseConv2d(h, p.dw as tf.Tensor4D, 1, 'same');
+    h = tf.image.resizeNearestNeighbor(h, [h.shape[1] * 2, h.shape[2] * 2]);
+    h = tf.conv2d(h, p.c4 as tf.Tensor4D, 1, 'same');
+    return tf.matMul(tf.mean(h, [1, 2]) as tf.Tensor2D, p.dense as tf.Tensor2D);
+  };
+  return { p, forward };
+}
+
+/** Images per second of one SGD training step at `batch`, or why it cannot train. */
+function trainImgPerSec(setup: Setup, batch: number): number | string {
+  const { p, forward } = makeNet(1);
+  const opt = tf.train.sgd(0.01);
+  const x = tf.randomNormal([batch, 32, 32, 3]) as tf.Tensor4D;
+  const y = tf.randomNormal([batch, 10]);
+  const step = () => opt.minimize(() => tf.losses.meanSquaredError(y, forward(x)) as tf.Scalar, true)!;
+  try {
+    const s = timeIt(step, QUICK ? 2 : 5, 60);
+    return batch / s;
+  } catch (e) {
+    return /not registered/.test(String(e)) ? 'cannot train' : `error: ${String(e).slice(0, 60)}`;
+  } finally {
+    opt.dispose();
+    tf.dispose([x, y, ...Object.values(p)]);
+  }
+}
+
+const fmt = (v: number | string, digits = 2) => (typeof v === 'number' ? v.toFixed(v < 0.1 ? 4 : digits) : v);
+const ratio = (a: number | string, b: number | string) =>
+  typeof a === 'number' && typeof b === 'number' ? `${(a / b).toFixed(1)}x` : 'n/a';
+
+async function main(): Promise<void> {
+  tf.env().set('IS_TEST', true); // silences the "install tfjs-node" banner
+  const lines: string[] = [];
+  const log = (s: string) => {
+    console.log(s);
+    lines.push(s);
+  };
+  log(`Measured ${new Date().toISOString()} on ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, tfjs ${tf.version.tfjs}, wasm 1 thread (SIMD)${QUICK ? ', quick run' : ''}.`);
+  log('');
+  log('### Conv kernels, GFLOP/s (NHWC, "same" padding; cpu rows at batch 4, cpu stock filter grad at batch 1, wasm at batch 16)');
+  log('');
+  log(`| conv | kernel | ${SETUPS.join(' | ')} | wasm+ours / cpu stock | wasm+ours / wasm fwd |`);
+  log(`| --- | --- | ${SETUPS.map(() => '---').join(' | ')} | --- | --- |`);
+  const results: Record<string, Record<Setup, number | string>> = {};
+  for (const c of CONVS) {
+    for (const kind of ['forward', 'filter grad', 'input grad'] as Kind[]) {
+      const row = {} as Record<Setup, number | string>;
+      for (const setup of SETUPS) {
+        await use(setup);
+        row[setup] = convGflops(c, kind, setup);
+      }
+      results[`${c.name}/${kind}`] = row;
+      const fwd = results[`${c.name}/forward`]['wasm + ours'];
+      log(
+        `| ${c.name} | ${kind} | ${SETUPS.map((s) => fmt(row[s])).join(' | ')} | ${ratio(row['wasm + ours'], row['cpu stock'])} | ${ratio(row['wasm + ours'], fwd)} |`,
+      );
+    }
+  }
+  log('');
+  const batch = QUICK ? 4 : 16;
+  log(`### Small conv-net training step (32x32x3, 5 convs incl. stride 2, GroupNorm, depthwise, nearest up-sampling, dense; SGD), img/s`);
+  log('');
+  log('| setup | batch | img/s | vs cpu stock |');
+  log('| --- | --- | --- | --- |');
+  const train: Partial<Record<Setup, number | string>> = {};
+  for (const setup of SETUPS) {
+    await use(setup);
+    const b = setup === 'cpu stock' ? 2 : setup === 'cpu + ours' ? Math.min(batch, 4) : batch;
+    train[setup] = trainImgPerSec(setup, b);
+    log(`| ${setup} | ${b} | ${fmt(train[setup]!)} | ${ratio(train[setup]!, train['cpu stock']!)} |`);
+  }
+  unregisterTrainingKernels();
+  writeSection(lines.join('\n'));
+}
+
+/** Replaces this script's section of docs/benchmarks.md (other benches own other sections). */
+function writeSection(body: string): void {
+  const file = new URL('../docs/benchmarks.md', import.meta.url);
+  const start = '<!-- bench:backends:start -->';
+  const end = '<!-- bench:backends:end -->';
+  const section = `${start}\n## Backends: cpu vs wasm, stock vs @fewstep/backends (\`npm run bench:backends\`)\n\n${body}\n${end}`;
+  const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const next = old.includes(start)
+    ? old.slice(0, old.indexOf(start)) + section + old.slice(old.indexOf(end) + end.length)
+    : `${old.trimEnd()}\n\n${section}\n`;
+  writeFileSync(file, next);
+  console.log(`\nwrote docs/benchmarks.md`);
+}
+
+await main();

@@ -1,0 +1,130 @@
+import * as tf from '@tensorflow/tfjs';
+import { validate } from '@fewstep/core';
+import { registerTrainingKernels } from './training-kernels';
+import { configureWasm, wasmThreads } from './wasm-setup';
+
+export const BACKEND_NAMES = ['auto', 'tensorflow', 'webgpu', 'webgl', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_NAMES)[number];
+
+export interface InitBackendOptions {
+  /** Register our training kernels and fixes for the chosen backend (default true). */
+  registerKernels?: boolean;
+  /** wasm: where the .wasm binaries are (a folder prefix or a file map); default: the npm package's dist/. */
+  wasmPaths?: string | Record<string, string>;
+  /** wasm: threads to ask for where the platform runs threaded wasm (browsers with cross-origin isolation). */
+  threads?: number;
+  /** 'auto' only: the candidates, in order (default tensorflow, webgpu, webgl, wasm, cpu). */
+  order?: readonly Exclude<BackendChoice, 'auto'>[];
+}
+
+export interface BackendReport {
+  /** The tfjs backend now active ('tensorflow', 'webgpu', 'webgl', 'wasm' or 'cpu'). */
+  backend: string;
+  /** Why it was chosen, and why each earlier candidate was not. */
+  reason: string;
+  /** Our kernels now registered for it. */
+  kernelsRegistered: string[];
+  /** wasm threads in use (1 elsewhere). */
+  threads: number;
+  /** wasm: whether the SIMD build runs. */
+  simd?: boolean;
+}
+
+const DEFAULT_ORDER = ['tensorflow', 'webgpu', 'webgl', 'wasm', 'cpu'] as const;
+
+export function isNode(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof p?.versions?.node === 'string' && typeof (globalThis as { window?: unknown }).window === 'undefined';
+}
+
+/** Imports an optional package by a name bundlers and type-checkers leave alone. */
+async function importOptional(name: string): Promise<boolean> {
+  try {
+    await import(/* @vite-ignore */ name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function activate(name: string): Promise<boolean> {
+  try {
+    const ok = await tf.setBackend(name);
+    if (ok) await tf.ready();
+    return ok && tf.getBackend() === name;
+  } catch {
+    return false;
+  }
+}
+
+/** Tries one candidate; returns null on success or why it was skipped. */
+async function tryCandidate(name: Exclude<BackendChoice, 'auto'>, opts: InitBackendOptions): Promise<string | null> {
+  switch (name) {
+    case 'tensorflow': {
+      if (!isNode()) return 'tensorflow: needs Node';
+      // Optional peers: their install downloads libtensorflow, so they are never required.
+      for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+        if ((await importOptional(pkg)) && (await activate('tensorflow'))) return null;
+      }
+      return 'tensorflow: neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed';
+    }
+    case 'webgpu': {
+      const gpu = (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu;
+      if (gpu === undefined) return 'webgpu: no navigator.gpu';
+      if (tf.findBackendFactory('webgpu') === null && !(await importOptional('@tensorflow/tfjs-backend-webgpu'))) {
+        return 'webgpu: @tensorflow/tfjs-backend-webgpu is not installed';
+      }
+      return (await activate('webgpu')) ? null : 'webgpu: no adapter or device';
+    }
+    case 'webgl':
+      if (isNode()) return 'webgl: needs a browser';
+      return (await activate('webgl')) ? null : 'webgl: no WebGL context';
+    case 'wasm':
+      await configureWasm(opts);
+      return (await activate('wasm')) ? null : 'wasm: the module failed to initialise';
+    case 'cpu':
+      return (await activate('cpu')) ? null : 'cpu: failed to initialise';
+  }
+}
+
+/**
+ * Chooses, initialises and equips a tfjs backend. `'auto'` tries tensorflow (tfjs-node-gpu, then
+ * tfjs-node, when installed), webgpu, webgl, wasm and cpu in that order as the platform allows
+ * (in Node without the native binding that means wasm). Our training kernels and fixes are
+ * registered for the chosen backend unless `registerKernels: false`.
+ */
+export async function initBackend(name: BackendChoice = 'auto', opts: InitBackendOptions = {}): Promise<BackendReport> {
+  const check = validate('initBackend');
+  check.oneOf('name', name, BACKEND_NAMES);
+  if (opts.threads !== undefined) check.integer('threads', opts.threads, { min: 1 });
+  const order = name === 'auto' ? (opts.order ?? DEFAULT_ORDER) : [name];
+  order.forEach((o, i) => check.oneOf(`order[${i}]`, o, DEFAULT_ORDER));
+  const skipped: string[] = [];
+  for (const candidate of order) {
+    const why = await tryCandidate(candidate, opts);
+    if (why !== null) {
+      skipped.push(why);
+      continue;
+    }
+    return report(candidate, name, skipped, opts);
+  }
+  return check.fail('name', `a backend this platform can initialise`, `${name} (${skipped.join('; ')})`);
+}
+
+async function report(
+  backend: string,
+  asked: BackendChoice,
+  skipped: string[],
+  opts: InitBackendOptions,
+): Promise<BackendReport> {
+  const kernelsRegistered = opts.registerKernels === false ? [] : registerTrainingKernels(backend);
+  const chosen = asked === 'auto' ? `auto chose ${backend}` : `${backend} as asked`;
+  const out: BackendReport = {
+    backend,
+    reason: skipped.length ? `${chosen} (${skipped.join('; ')})` : chosen,
+    kernelsRegistered,
+    threads: backend === 'wasm' ? await wasmThreads() : 1,
+  };
+  if (backend === 'wasm') out.simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT') as boolean;
+  return out;
+}

@@ -1,0 +1,45 @@
+import * as tf from '@tensorflow/tfjs';
+import { KernelRunner } from '../kernel-runner';
+import type { TrainingKernel } from '../registry';
+import { chunkedAddN } from './add-n';
+import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d-grads';
+import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-grads';
+import { maxPoolGradConfig, resizeNearestGradConfig } from './pool-resize-grads';
+import { unsortedSegmentSumConfig } from './segment-sum';
+
+/** Our AddN for a backend: chunks over the stock AddN captured now (before we replace it). */
+function addNConfig(backendName: string): tf.KernelConfig {
+  const stock = tf.getKernel('AddN', backendName);
+  if (stock === undefined) throw new Error(`@fewstep/backends: backend ${backendName} has no AddN to chunk`);
+  return {
+    kernelName: tf.AddN,
+    backendName,
+    kernelFunc: ({ inputs, backend }) =>
+      KernelRunner.use(backend as tf.KernelBackend, backendName, (r) =>
+        chunkedAddN(r, inputs as unknown as tf.TensorInfo[], stock),
+      ),
+  };
+}
+
+/** Every kernel of ours, with the backends it is registered for by default and why. */
+export const TRAINING_KERNELS: readonly TrainingKernel[] = [
+  // cpu's own filter gradient runs at ~0.01 GFLOP/s; its forward conv is ~50x faster.
+  { kernelName: tf.Conv2DBackpropFilter, backends: ['wasm', 'cpu'], reason: 'missing', config: conv2dBackpropFilterConfig },
+  { kernelName: tf.Conv2DBackpropInput, backends: ['wasm'], reason: 'fast', config: conv2dBackpropInputConfig },
+  {
+    kernelName: tf.DepthwiseConv2dNativeBackpropInput,
+    backends: ['wasm'],
+    reason: 'missing',
+    config: depthwiseBackpropInputConfig,
+  },
+  {
+    kernelName: tf.DepthwiseConv2dNativeBackpropFilter,
+    backends: ['wasm'],
+    reason: 'missing',
+    config: depthwiseBackpropFilterConfig,
+  },
+  { kernelName: tf.UnsortedSegmentSum, backends: ['wasm'], reason: 'missing', config: unsortedSegmentSumConfig },
+  { kernelName: tf.MaxPoolGrad, backends: ['wasm'], reason: 'fix', config: maxPoolGradConfig },
+  { kernelName: tf.ResizeNearestNeighborGrad, backends: ['cpu'], reason: 'fix', config: resizeNearestGradConfig },
+  { kernelName: tf.AddN, backends: ['webgpu'], reason: 'fix', config: addNConfig },
+];

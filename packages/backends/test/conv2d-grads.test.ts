@@ -1,0 +1,87 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { registerTrainingKernels, unregisterTrainingKernels } from '@fewstep/backends';
+import { expectNoBackendLeak, onBackend, relError, seeded } from './helpers';
+
+type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
+type Case = { x: [number, number, number, number]; w: [number, number, number, number]; s: number | [number, number]; pad: Pad };
+
+// Strides 1, 2, 3 and mixed; odd and even sizes; 1x1 to 5x5 kernels; batch 1 and > 1; every padding mode.
+const CASES: Case[] = [
+  { x: [2, 7, 7, 3], w: [3, 3, 3, 4], s: 1, pad: 'same' },
+  { x: [1, 7, 7, 3], w: [3, 3, 3, 4], s: 1, pad: 'valid' },
+  { x: [2, 7, 7, 3], w: [3, 3, 3, 4], s: 2, pad: 'same' },
+  { x: [2, 8, 8, 3], w: [3, 3, 3, 4], s: 2, pad: 'same' },
+  { x: [2, 8, 8, 3], w: [3, 3, 3, 4], s: 2, pad: 'valid' },
+  { x: [1, 9, 8, 2], w: [3, 2, 2, 3], s: [2, 3], pad: 'valid' },
+  { x: [3, 6, 6, 3], w: [1, 1, 3, 5], s: 2, pad: 'valid' },
+  { x: [2, 6, 5, 3], w: [1, 1, 3, 5], s: 1, pad: 'same' },
+  { x: [2, 7, 7, 3], w: [3, 3, 3, 4], s: 1, pad: [[0, 0], [2, 1], [0, 3], [0, 0]] },
+  { x: [2, 9, 7, 3], w: [3, 3, 3, 2], s: 2, pad: [[0, 0], [1, 0], [3, 2], [0, 0]] },
+  { x: [3, 10, 9, 4], w: [4, 4, 4, 2], s: 3, pad: 'same' },
+  { x: [2, 5, 5, 2], w: [5, 5, 2, 2], s: 1, pad: 'same' },
+  { x: [2, 8, 8, 4], w: [2, 2, 4, 4], s: 2, pad: 'valid' },
+  { x: [1, 1, 1, 3], w: [1, 1, 3, 2], s: 1, pad: 'valid' },
+  { x: [2, 12, 12, 8], w: [3, 3, 8, 16], s: 1, pad: 'same' },
+];
+
+const label = (c: Case) => `x=[${c.x}] w=[${c.w}] s=${c.s} pad=${JSON.stringify(c.pad)}`;
+
+/** dL/dx and dL/dw of a non-linear loss (so dy is not constant). */
+function convGrads(c: Case): tf.Tensor[] {
+  const x = seeded(c.x, 11);
+  const w = seeded(c.w, 7);
+  const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+    tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad).square().sum(),
+  );
+  return g([x, w]);
+}
+
+describe('Conv2DBackpropFilter / Conv2DBackpropInput', () => {
+  beforeAll(() => {
+    registerTrainingKernels('wasm');
+  });
+  afterAll(() => {
+    unregisterTrainingKernels();
+  });
+
+  test.each(CASES.map((c) => [label(c), c] as const))('wasm matches stock cpu: %s', async (_, c) => {
+    const [dx, dw] = await onBackend('wasm', () => convGrads(c));
+    const [ex, ew] = await onBackend('cpu', () => convGrads(c));
+    expect(relError(dx, ex)).toBeLessThan(1e-4);
+    expect(relError(dw, ew)).toBeLessThan(1e-4);
+  });
+
+  test('cpu with our filter gradient matches stock cpu, NHWC and NCHW', async () => {
+    for (const c of CASES.slice(0, 6)) {
+      const [, stock] = await onBackend('cpu', () => convGrads(c));
+      registerTrainingKernels('cpu');
+      const [, ours] = await onBackend('cpu', () => convGrads(c));
+      unregisterTrainingKernels('cpu');
+      expect(relError(ours, stock), label(c)).toBeLessThan(1e-4);
+    }
+    const nchw = () => {
+      const x = seeded([2, 3, 7, 6], 3);
+      const w = seeded([3, 3, 3, 4], 4);
+      return tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same', 'NCHW').square().sum(),
+      )([x, w]);
+    };
+    const stock = await onBackend('cpu', nchw);
+    registerTrainingKernels('cpu');
+    const ours = await onBackend('cpu', nchw);
+    unregisterTrainingKernels('cpu');
+    expect(relError(ours[1], stock[1])).toBeLessThan(1e-4);
+  });
+
+  test('stock wasm cannot compute a filter gradient (why this package exists)', async () => {
+    unregisterTrainingKernels('wasm');
+    await expect(onBackend('wasm', () => convGrads(CASES[0]))).rejects.toThrow(/Conv2DBackpropFilter/);
+    registerTrainingKernels('wasm');
+  });
+
+  test('no tensor or wasm data leaks', async () => {
+    await tf.setBackend('wasm');
+    for (const c of [CASES[0], CASES[2], CASES[8]]) expectNoBackendLeak(() => convGrads(c));
+  });
+});
