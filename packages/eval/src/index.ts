@@ -15,3 +15,14 @@ export { lineChartSvg, chartLayout, niceTicks } from './chart';
 export type { Series, ChartOptions, ChartLayout } from './chart';
 export { lineChartPng, lineChartRaster } from './chart-png';
 export { writeOutput } from './files';
+export {
+  createMnistClassifier,
+  mnistFeatures,
+  mnistFrechetDistance,
+  classifierAccuracy,
+  trainMnistClassifier,
+  saveClassifierWeights,
+  loadClassifierWeights,
+  FEATURE_LAYER,
+} from './classifier';
+export type { MnistClassifierOptions, TrainClassifierOptions } from './classifier';
