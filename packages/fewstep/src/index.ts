@@ -1,2 +1,4 @@
 // The umbrella package: everything public in fewstep, from one import.
 export * from '@fewstep/core';
+export * from '@fewstep/data';
+export * from '@fewstep/eval';

@@ -1,0 +1,11 @@
+export { createRng, permutation } from './random';
+export type { Rng } from './random';
+export { sampleToy, sampleToyArray, TOY_DISTRIBUTIONS } from './toy2d';
+export type { ToyDistribution, ToyOptions } from './toy2d';
+export { parseIdx, parseMnistImages, parseMnistLabels, encodeIdxUint8 } from './idx';
+export type { IdxArray, IdxDtype, MnistImages } from './idx';
+export { loadMnist, mnistDataDir, mnistImagesTensor, mnistLabelsTensor, mnistBatches } from './mnist';
+export type { MnistDataset, LoadMnistOptions, ImageTensorOptions, MnistBatch } from './mnist';
+export { epochOrder, epochBatches, batchesPerEpoch, batchIndices, gatherRows, tensorBatches } from './batching';
+export type { BatchOptions, BatchIteratorOptions, BatchIndices } from './batching';
+export { pixelsToSigned, toSignedRange, signedToUnit, padImages } from './scaling';
