@@ -10,6 +10,7 @@ export {
   l1Distance,
   squaredL2SumDistance,
   resizedL2Distance,
+  bilinearResize,
   pseudoHuberDistance,
   cosineDistance,
   resolveDistance,
