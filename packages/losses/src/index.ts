@@ -1,0 +1,33 @@
+/**
+ * @fewstep/losses — the Loss contract, distance metrics, and the EDM, flow-matching, CT, iCT, CD,
+ * ECT and UCGM-T losses. Losses take any network function and never import nn or samplers.
+ */
+export { reduceLoss, checkContext, forwardOptions, assertFiniteLoss, withFiniteCheck } from './contract';
+export type { Loss, LossContext, LossResult, Reduction } from './contract';
+export { withoutGradient, runWithoutGradient } from './gradient';
+export {
+  l2Distance,
+  l1Distance,
+  squaredL2SumDistance,
+  resizedL2Distance,
+  bilinearResize,
+  pseudoHuberDistance,
+  cosineDistance,
+  resolveDistance,
+} from './metrics';
+export type { Distance, DistanceName, PseudoHuberOptions } from './metrics';
+export { updateEma } from './ema';
+export { edmLoss } from './edm';
+export type { EdmLossOptions } from './edm';
+export { flowMatchingLoss } from './flow-matching';
+export type { FlowMatchingOptions } from './flow-matching';
+export { consistencyTrainingLoss, consistencyDistillationLoss, cmWeighting } from './consistency';
+export type { ConsistencyLoss, ConsistencyLossOptions, ConsistencyDistillationOptions, CmWeighting } from './consistency';
+export { ictLoss } from './ict';
+export type { IctLoss, IctLossOptions } from './ict';
+export { ectLoss } from './ect';
+export type { EctLoss, EctLossOptions, EctStageSchedule } from './ect';
+export { ucgmTrainer } from './ucgm';
+export type { UcgmTrainer, UcgmOptions, UcgmState, UcgmTeacherWeights } from './ucgm';
+export { ucgmTarget } from './ucgm-target';
+export type { UcgmTargetInputs } from './ucgm-target';
