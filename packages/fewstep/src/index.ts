@@ -2,3 +2,4 @@
 export * from '@fewstep/core';
 export * from '@fewstep/data';
 export * from '@fewstep/eval';
+export * from '@fewstep/samplers';
