@@ -58,13 +58,13 @@ export function normThreshold(radius: number): Modifier {
   validate('normThreshold').finite('radius', radius, { gt: 0 });
   return {
     name: `norm-threshold(${radius})`,
-    wrap: (inner, { transport }) => (x, t, opts) =>
-      tf.tidy(() => {
-        const e = inner(x, t, opts);
-        const norm = tf.norm(e.xHat, 'euclidean', -1, true);
-        const xHat = tf.mul(e.xHat, tf.div(radius, tf.maximum(norm, radius)));
-        return withDataEstimate(transport, x, t, xHat);
-      }),
+    wrap: (inner, { transport }) => (x, t, opts) => {
+      const e = inner(x, t, opts);
+      const xHat = tf.tidy(() => tf.mul(e.xHat, tf.div(radius, tf.maximum(tf.norm(e.xHat, 'euclidean', -1, true), radius))));
+      const out = withDataEstimate(transport, x, t, xHat);
+      tf.dispose([e.xHat, e.zHat, xHat]);
+      return out;
+    },
   };
 }
 
