@@ -16,7 +16,7 @@ export { firDown, firUp, zeroInsert } from './resample';
 export { GroupNorm } from './groupnorm';
 export type { GroupNormOptions } from './groupnorm';
 export { PositionalEmbedding, FourierEmbedding } from './embedding';
-export { attention } from './attention';
+export { qkvAttention } from './attention';
 export { UNetBlock, silu } from './unetblock';
 export type { UNetBlockOptions } from './unetblock';
 export { SongUNet, ddpmpp, ncsnpp } from './songunet';
