@@ -56,6 +56,10 @@ describe('checksums and zlib', () => {
     const bad = z.slice();
     bad[bad.length - 1] ^= 1;
     expect(() => inflateStored(bad)).toThrowError(/Adler-32 checksum mismatch/);
+    expect(() => crc32('abc' as never)).toThrowError(/crc32: bytes must be a Uint8Array, got "abc"/);
+    expect(() => adler32([1] as never)).toThrowError(FewstepError);
+    expect(() => zlibStored(null as never)).toThrowError(/data must be a Uint8Array/);
+    expect(() => inflateStored(new Uint8Array(3))).toThrowError(/not a zlib stream/);
   });
 });
 
