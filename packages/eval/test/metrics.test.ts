@@ -7,7 +7,6 @@ import {
   featureStatistics,
   frechetDistance,
   frechetDistanceFromStatistics,
-  matmul,
   meanAndCovariance,
   mmdUnbiased,
   randomDirections,
@@ -18,6 +17,7 @@ import {
   type FeatureStatistics,
 } from '@fewstep/eval';
 import { expectNoLeak, useTestBackend } from '@fewstep/testing';
+import { matmul } from '../src/linalg';
 
 beforeAll(useTestBackend);
 
