@@ -62,6 +62,16 @@ describe('sampleToy', () => {
       y.dispose();
     }
   });
+  it('draws from an injected random source, continuing its stream', () => {
+    const rng = createRng(11);
+    const a = sampleToyArray('moons', 8, { rng });
+    const b = sampleToyArray('moons', 8, { rng });
+    expect(Array.from(b)).not.toEqual(Array.from(a));
+    const replay = createRng(11);
+    expect(Array.from(sampleToyArray('moons', 8, { rng: replay }))).toEqual(Array.from(a));
+    expect(Array.from(sampleToyArray('moons', 8, { rng: replay }))).toEqual(Array.from(b));
+    expect(() => sampleToy('moons', 8, { rng: {} as never })).toThrowError(/options.rng must be an Rng/);
+  });
   it('eightGaussians: points sit near the 8 centres of radius 2', () => {
     const v = sampleToyArray('eightGaussians', 4000, { seed: 1, noise: 0.02 });
     const counts = new Array(8).fill(0);

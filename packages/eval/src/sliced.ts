@@ -16,7 +16,15 @@ export interface SlicedWassersteinOptions {
  * sizes: the integral over u in (0, 1) of |F^-1(u) - G^-1(u)|^p, with both quantile functions
  * piecewise constant, evaluated exactly by merging their breakpoints i/n and j/m.
  */
-export function wasserstein1dPow(a: Float64Array, b: Float64Array, p: number): number {
+export function wasserstein1dPow(a: ArrayLike<number>, b: ArrayLike<number>, p: number): number {
+  const check = validate('wasserstein1dPow');
+  check.numbers('a', a, { minLength: 1 });
+  check.numbers('b', b, { minLength: 1 });
+  check.finite('p', p, { min: 1 });
+  return wasserstein1dPowUnchecked(Float64Array.from(a), Float64Array.from(b), p);
+}
+
+function wasserstein1dPowUnchecked(a: Float64Array, b: Float64Array, p: number): number {
   const x = Float64Array.from(a).sort();
   const y = Float64Array.from(b).sort();
   const n = x.length;
@@ -87,6 +95,6 @@ export function slicedWasserstein(x: FeatureSet, y: FeatureSet, options: SlicedW
   const p = check.finite('options.p', options.p ?? 2, { min: 1 });
   const dirs = rx.dim === 1 ? [Float64Array.of(1)] : randomDirections(count, rx.dim, seed);
   let total = 0;
-  for (const dir of dirs) total += wasserstein1dPow(project(rx, dir), project(ry, dir), p);
+  for (const dir of dirs) total += wasserstein1dPowUnchecked(project(rx, dir), project(ry, dir), p);
   return (total / dirs.length) ** (1 / p);
 }
