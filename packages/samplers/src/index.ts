@@ -14,7 +14,7 @@ export type {
 } from './types';
 export { defineSampler, sampleSteps, sample } from './sampler';
 export type { SamplerDefinition, SampleOptions } from './sampler';
-export { estimatorOf, withDataEstimate } from './estimator';
+export { estimatorOf, withDataEstimate, mapDataEstimate } from './estimator';
 export { ucgmStep, ucgmSampler } from './ucgm';
 export type { UcgmStepOptions, UcgmSamplerOptions } from './ucgm';
 export {

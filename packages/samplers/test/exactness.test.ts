@@ -138,7 +138,7 @@ describe('consistency samplers with the exact consistency function', () => {
       const isDenoiser = sampler.name.startsWith('edm');
       const net = isDenoiser ? gaussDenoiser(mu, s) : gaussConsistency(mu, s, 0.002);
       const out = sample(sampler, { network: net, shape: [n, 1], noise: seededNoise(11) });
-      const v = out.dataSync();
+      const v = Array.from(out.dataSync());
       const m = v.reduce((a, b) => a + b, 0) / n;
       const varr = v.reduce((a, b) => a + (b - m) ** 2, 0) / (n - 1);
       // Standard errors: s / sqrt(n) for the mean, s^2 sqrt(2 / (n - 1)) for the variance; 4 sigma bands.
