@@ -21,15 +21,15 @@ export interface Replacement {
   check(images: tf.Tensor): void;
 }
 
-/** Inpainting: mask = 1 marks known pixels; mask broadcasts against the images (e.g. [B,H,W,C] or [1,H,W,1]). */
+/** Inpainting: mask = 1 marks known pixels; it broadcasts against the images (e.g. [B,H,W,C] or [1,H,W,1]). */
 export function inpaintingReplacement(mask: tf.Tensor): Replacement {
   const where = 'inpaintingReplacement';
   validate(where).tensor('mask', mask);
   return {
     name: 'inpainting',
     check(images) {
-      const ok = mask.rank === images.rank && mask.shape.every((s, i) => s === images.shape[i] || (s === 1 && i > 0));
-      if (!ok) validate(where).fail('mask', `a tensor of shape [${images.shape}] (axes after the first may be 1)`, mask);
+      const ok = mask.rank === images.rank && mask.shape.every((s, i) => s === images.shape[i] || s === 1);
+      if (!ok) validate(where).fail('mask', `a tensor of shape [${images.shape}] (any axis may be 1 to broadcast)`, mask);
     },
     replace: (a, b) => tf.tidy(() => tf.add(tf.mul(a, mask), tf.mul(b, tf.sub(1, mask)))),
     reference: (images) => tf.tidy(() => tf.add(tf.mul(images, mask), tf.mul(tf.sub(1, mask), -1))),
