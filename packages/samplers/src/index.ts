@@ -26,6 +26,8 @@ export {
   cmKarrasSampler,
 } from './karras';
 export type { ChurnSolver, ChurnOptions, KarrasGridOptions, EdmSamplerOptions, KDiffusionOptions, CmKarrasOptions } from './karras';
+export { cmSampler } from './cm';
+export type { CmSamplerKind } from './cm';
 export { consistencyStep, cmIndexGrid, cmMultistepSampler, ectMultistepSampler, oneStepSampler } from './consistency';
 export type { CmMultistepOptions, EctMultistepOptions, OneStepOptions } from './consistency';
 export { classifierFreeGuidance } from './guidance';
