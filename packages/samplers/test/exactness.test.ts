@@ -47,7 +47,9 @@ const grid = (n: number) => karrasSigmas(n, { sigmaMin, sigmaMax, rho: 7, append
 
 /** Observed orders log2(e(N) / e(2N)) over a doubling sequence. */
 function orders(errs: number[]): number[] {
-  return errs.slice(1).map((e, i) => Math.log2(errs[i] / e));
+  const o = errs.slice(1).map((e, i) => Math.log2(errs[i] / e));
+  if (process.env.FEWSTEP_PRINT_ORDERS) console.log('errors', errs.map((e) => e.toExponential(2)).join(' '), 'orders', o.map((v) => v.toFixed(2)).join(' '));
+  return o;
 }
 
 describe('deterministic samplers converge to the exact PF-ODE solution at their order', () => {
