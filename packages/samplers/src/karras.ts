@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { karrasSigmas, sigmaTransport, validate } from '@fewstep/core';
 import { defineSampler } from './sampler';
+import { mapDataEstimate } from './estimator';
 import type { Modifier, Sampler, StepRule } from './types';
 
 /**
@@ -115,16 +116,7 @@ export function clipDenoised(lo = -1, hi = 1): Modifier {
   const check = validate('clipDenoised');
   check.finite('lo', lo);
   check.finite('hi', hi, { gt: lo });
-  return {
-    name: `clip(${lo}, ${hi})`,
-    wrap: (inner, { transport }) => (x, t, opts) =>
-      tf.tidy(() => {
-        const e = inner(x, t, opts);
-        const xHat = tf.clipByValue(e.xHat, lo, hi);
-        const zHat = tf.div(tf.sub(x, tf.mul(xHat, transport.gammaIn(t))), transport.alphaIn(t));
-        return { xHat, zHat };
-      }),
-  };
+  return mapDataEstimate(`clip(${lo}, ${hi})`, (xHat) => tf.clipByValue(xHat, lo, hi));
 }
 
 export interface KarrasGridOptions {

@@ -100,4 +100,9 @@ export interface SamplerEvent {
    * The event's own tensors are disposed by the generator when the next step runs (or the run ends).
    */
   keep(): { x: tf.Tensor; xHat: tf.Tensor; zHat: tf.Tensor };
+  /**
+   * The sample if the run stopped here (the sampler's output, x or xHat, after its `finish`), as a new
+   * caller-owned tensor. On the last event this is the final sample.
+   */
+  sample(): tf.Tensor;
 }
