@@ -75,3 +75,5 @@ export { mdmGammas, vdmLossWeights, shiftGamma } from './mdm-schedules';
 export type { MdmScheduleType } from './mdm-schedules';
 export { snrWeighting, SNR_WEIGHTINGS } from './weightings';
 export type { SnrWeighting } from './weightings';
+export { createRng, hash32 } from './rng';
+export type { Rng } from './rng';

@@ -102,7 +102,7 @@ const noTensors = new Set([
   'karrasSigmas', 'exponentialSigmas', 'uniformTimes', 'cmIndexSigma', 'kumaraswamy', 'unifiedTimeGrid', 'explicitGrid',
   'cmCurriculum', 'ictNumScales', 'ictSigmas', 'ictIndexProbabilities', 'ictWeights', 'erf', 'ectRatio', 'ectStage',
   'roundHalfEven', 'fixedDecay', 'halfLifeDecay', 'powerDecay', 'constantLr', 'warmupLr', 'cosineLr', 'inverseSqrtLr',
-  'mdmGammas', 'vdmLossWeights', 'shiftGamma', 'SNR_WEIGHTINGS',
+  'mdmGammas', 'vdmLossWeights', 'shiftGamma', 'SNR_WEIGHTINGS', 'createRng', 'hash32',
 ]);
 
 describe('no public function of core leaks tensors', () => {

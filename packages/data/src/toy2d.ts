@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { validate } from '@fewstep/core';
-import { createRng, type Rng } from './random';
+import { createRng, validate, type Rng } from '@fewstep/core';
 
 /** The names of the built-in low-dimensional toy distributions. */
 export const TOY_DISTRIBUTIONS = ['moons', 'eightGaussians', 'swissRoll', 'checkerboard', 'gaussian'] as const;

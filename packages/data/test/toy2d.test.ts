@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { FewstepError } from '@fewstep/core';
-import { createRng, permutation, sampleToy, sampleToyArray, TOY_DISTRIBUTIONS } from '@fewstep/data';
+import { createRng } from '@fewstep/core';
+import { permutation, sampleToy, sampleToyArray, TOY_DISTRIBUTIONS } from '@fewstep/data';
 import { expectNoLeak, useTestBackend } from '@fewstep/testing';
 
 beforeAll(useTestBackend);

@@ -1,7 +1,7 @@
 export { Module, ModuleDict } from './module';
 export type { Entry, Layout } from './module';
 export { ForwardContext, dropout, labelDropout } from './context';
-export { Rng, hash32 } from './rng';
+export { Rng as InitRng } from './rng';
 export { weightInit, INIT_MODES } from './init';
 export type { InitMode, InitSpec } from './init';
 export { readSafetensors, writeSafetensors, halfToFloat, floatToHalf } from './safetensors';

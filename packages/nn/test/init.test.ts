@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestBackend } from '@fewstep/testing';
-import { DhariwalUNet, Rng, SongUNet, weightInit, type InitMode } from '@fewstep/nn';
+import { DhariwalUNet, InitRng as Rng, SongUNet, weightInit, type InitMode } from '@fewstep/nn';
 
 beforeAll(async () => {
   await useTestBackend();
