@@ -46,7 +46,7 @@ const cases: [string, () => unknown, RegExp][] = [
   ['classifierFreeGuidance nullClass', () => classifierFreeGuidance({ scale: 2, nullClass: -1 }), /nullClass/],
   ['mapDataEstimate fn', () => mapDataEstimate('x', 3 as never), /fn must be a function/],
   ['interpolationWeights n', () => interpolationWeights(1), /n must be an integer >= 2/],
-  ['sampleSteps sampler', () => sampleSteps({} as never).next(), /sampler must be a Sampler/],
+  ['sampleSteps sampler', () => sampleSteps({} as never), /sampler must be a Sampler/],
   ['edit replacement', () => edit({ images: tf.zeros([1, 2, 2, 3]), replacement: undefined as never, ts: [0, 1] }), /replacement/],
   ['edit images rank', () => edit({ images: tf.zeros([2, 3]), replacement: undefined as never, ts: [0, 1] }), /images must be a tensor of rank 4/],
 ];
