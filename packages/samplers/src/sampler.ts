@@ -122,16 +122,24 @@ class MapState implements RuleState {
   }
 }
 
-function startState(where: string, sampler: Sampler, opts: SampleOptions, noise: NoiseSource): tf.Tensor {
+/** Validates how the run starts (eagerly, so sampleSteps throws at the call, not at the first step). */
+function checkStart(where: string, opts: SampleOptions): void {
   const check = validate(where);
   const given = [opts.latents, opts.x, opts.shape].filter((v) => v !== undefined).length;
   if (given !== 1) check.fail('latents', 'exactly one of latents, x or shape', { latents: opts.latents, x: opts.x });
-  if (opts.x !== undefined) return check.tensor('x', opts.x).clone();
-  if (opts.latents !== undefined) return sampler.start(check.tensor('latents', opts.latents));
-  const shape = opts.shape!;
-  if (!Array.isArray(shape) || shape.length < 1) check.fail('shape', 'a tensor shape [B, ...]', shape);
-  shape.forEach((s, i) => check.integer(`shape[${i}]`, s, { min: 1 }));
-  const latents = noise.normal(shape);
+  if (opts.x !== undefined) check.tensor('x', opts.x);
+  if (opts.latents !== undefined) check.tensor('latents', opts.latents);
+  if (opts.shape !== undefined) {
+    const shape = opts.shape;
+    if (!Array.isArray(shape) || shape.length < 1) check.fail('shape', 'a tensor shape [B, ...]', shape);
+    shape.forEach((s, i) => check.integer(`shape[${i}]`, s, { min: 1 }));
+  }
+}
+
+function startState(sampler: Sampler, opts: SampleOptions, noise: NoiseSource): tf.Tensor {
+  if (opts.x !== undefined) return opts.x.clone();
+  if (opts.latents !== undefined) return sampler.start(opts.latents);
+  const latents = noise.normal(opts.shape!);
   const x = sampler.start(latents);
   latents.dispose();
   return x;
@@ -166,11 +174,16 @@ function assertFinite(sampler: Sampler, index: number, t: number, x: tf.Tensor):
  * caller's `latents` / `x` are never disposed. Nothing is allocated for the caller unless asked
  * for, so a plain `for...of` loop leaks nothing.
  */
-export function* sampleSteps(sampler: Sampler, opts: SampleOptions = {}): Generator<SamplerEvent, void, void> {
+export function sampleSteps(sampler: Sampler, opts: SampleOptions = {}): Generator<SamplerEvent, void, void> {
   const where = `sampleSteps(${sampler?.name})`;
   const check = validate(where);
   if (!sampler || typeof sampler.rule?.step !== 'function') check.fail('sampler', 'a Sampler (see defineSampler)', sampler);
   const predictor = resolvePredictor(where, sampler.transport, sampler.parameterisation, opts);
+  checkStart(where, opts);
+  return run(sampler, predictor, opts);
+}
+
+function* run(sampler: Sampler, predictor: Predictor, opts: SampleOptions): Generator<SamplerEvent, void, void> {
   const noise = opts.noise ?? seededNoise(0);
   const checkFinite = opts.checkFinite ?? true;
   throwIfAborted(opts.signal);
@@ -184,7 +197,7 @@ export function* sampleSteps(sampler: Sampler, opts: SampleOptions = {}): Genera
   const predict = sampler.modifiers.reduce<Estimator>((inner, m) => m.wrap(inner, { transport: sampler.transport }), counted);
 
   const state = new MapState();
-  let x = startState(where, sampler, opts, noise);
+  let x = startState(sampler, opts, noise);
   let live: tf.Tensor[] = [x]; // what the generator owns right now
   try {
     const steps = sampler.grid.length - 1;

@@ -52,8 +52,9 @@ export interface RuleState {
 export interface StepRule {
   readonly name: string;
   /**
-   * One step. Must not dispose `x` (the runner owns it) and must return new tensors. Runs inside
-   * a tf.tidy, so intermediates are released automatically; keep cross-step tensors in `state`.
+   * One step. Must not dispose `x` (the runner owns it) and must return new tensors, none of them
+   * stored in `state` (store a clone). Runs inside a tf.tidy, so intermediates are released
+   * automatically; keep cross-step tensors in `state`.
    */
   step(x: tf.Tensor, ctx: StepContext, state: RuleState): StepResult;
 }

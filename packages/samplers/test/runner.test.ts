@@ -173,3 +173,32 @@ describe('bad input raises FewstepError', () => {
     expect(() => sample(s, { predictor: wrong, shape: [1, 2] })).toThrow(/transport "sigma"/);
   });
 });
+
+describe('clean variants of reference quirks', () => {
+  it("UCGM 'auto' stochasticity: the reference reuses the first step's value; autoEvery 'every-step' recomputes it", () => {
+    const T = linearTransport();
+    const net = ucgmGaussModel(T, [0.1], 0.5);
+    const run = (autoEvery: 'first-step' | 'every-step') =>
+      sample(ucgmSampler({ transport: T, steps: 6, stochasticity: 'auto', autoEvery, kumaraswamy: [1.17, 0.8, 1.1] }), {
+        network: net,
+        shape: [2, 2],
+        noise: seededNoise(4),
+      });
+    const a = run('first-step');
+    const b = run('every-step');
+    expect(Array.from(a.dataSync())).not.toEqual(Array.from(b.dataSync()));
+    tf.dispose([a, b]);
+  });
+
+  it("EDM draws: 'every-step' (reference) vs 'when-churning' (no draw where gamma = 0) give the same deterministic run", () => {
+    const draws: number[] = [];
+    const counting = (n: ReturnType<typeof seededNoise>) => ({ ...n, normal: (s: number[]) => (draws.push(1), n.normal(s)) });
+    const latents = tf.ones([1, 2]);
+    const a = sample(edmSampler({ steps: 5 }), { network: denoiser, latents, noise: counting(seededNoise(1)) });
+    expect(draws.length).toBe(5);
+    const b = sample(edmSampler({ steps: 5, draws: 'when-churning' }), { network: denoiser, latents, noise: counting(seededNoise(1)) });
+    expect(draws.length).toBe(5);
+    expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
+    tf.dispose([a, b, latents]);
+  });
+});
