@@ -77,3 +77,4 @@ export { snrWeighting, SNR_WEIGHTINGS } from './weightings';
 export type { SnrWeighting } from './weightings';
 export { createRng, hash32 } from './rng';
 export type { Rng } from './rng';
+export { fromLayersModel } from './layers-model';
