@@ -78,3 +78,5 @@ export type { SnrWeighting } from './weightings';
 export { createRng, hash32 } from './rng';
 export type { Rng } from './rng';
 export { fromLayersModel } from './layers-model';
+export { readSafetensors, writeSafetensors, halfToFloat, floatToHalf } from './safetensors';
+export type { HostTensor, SafetensorsDtype, SafetensorsFile } from './safetensors';

@@ -104,6 +104,7 @@ const noTensors = new Set([
   'roundHalfEven', 'fixedDecay', 'halfLifeDecay', 'powerDecay', 'constantLr', 'warmupLr', 'cosineLr', 'inverseSqrtLr',
   'mdmGammas', 'vdmLossWeights', 'shiftGamma', 'SNR_WEIGHTINGS', 'createRng', 'hash32',
   'fromLayersModel', // returns a Network; its leak check is in predictor.test.ts
+  'readSafetensors', 'writeSafetensors', 'halfToFloat', 'floatToHalf', // host arrays, no tensors
 ]);
 
 describe('no public function of core leaks tensors', () => {

@@ -1,6 +1,5 @@
-import { validate } from '@fewstep/core';
+import { createRng, validate } from '@fewstep/core';
 import { checkSameDim, toRows, type FeatureSet, type Rows } from './features';
-import { seededNormals } from './random';
 
 export interface SlicedWassersteinOptions {
   /** Number of random directions (default 256); ignored for 1-D data, where the one direction is exact. */
@@ -63,7 +62,7 @@ export function randomDirections(count: number, dim: number, seed = 0): Float64A
   check.integer('count', count, { min: 1 });
   check.integer('dim', dim, { min: 1 });
   check.integer('seed', seed);
-  const normal = seededNormals(seed);
+  const normal = createRng(seed).normal;
   return Array.from({ length: count }, () => {
     const v = new Float64Array(dim);
     let norm = 0;

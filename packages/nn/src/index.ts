@@ -4,8 +4,9 @@ export { ForwardContext, dropout, labelDropout } from './context';
 export { Rng as InitRng } from './rng';
 export { weightInit, INIT_MODES } from './init';
 export type { InitMode, InitSpec } from './init';
-export { readSafetensors, writeSafetensors, halfToFloat, floatToHalf } from './safetensors';
-export type { HostTensor, SafetensorsDtype, SafetensorsFile } from './safetensors';
+// safetensors lives in core (shared by nn, eval and train); re-exported here for nn users.
+export { readSafetensors, writeSafetensors, halfToFloat, floatToHalf } from '@fewstep/core';
+export type { HostTensor, SafetensorsDtype, SafetensorsFile } from '@fewstep/core';
 export { loadStateDict, stateDict, loadSafetensors, saveSafetensors, torchShape, fromTorchLayout, toTorchLayout } from './statedict';
 export type { LoadStateDictOptions, LoadStateDictResult } from './statedict';
 export { Linear } from './linear';
