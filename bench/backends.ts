@@ -88,6 +88,35 @@ function convGflops(c: ConvCase, kind: Kind, setup: Setup): number | string {
   }
 }
 
+interface MatMulCase {
+  name: string;
+  a: number[];
+  b: number[];
+  tA: boolean;
+  tB: boolean;
+}
+
+const MATMULS: MatMulCase[] = [
+  { name: '512x256 @ 256x512', a: [512, 256], b: [256, 512], tA: false, tB: false },
+  { name: 'same, transposeA (dense dW)', a: [256, 512], b: [256, 512], tA: true, tB: false },
+  { name: 'same, transposeB (dense dx)', a: [512, 256], b: [512, 256], tA: false, tB: true },
+  { name: 'batch 16: 256x64 @ 64x256ᵀ (attention)', a: [16, 256, 64], b: [16, 256, 64], tA: false, tB: true },
+];
+
+function matMulGflops(c: MatMulCase): number | string {
+  const a = tf.randomNormal(c.a);
+  const b = tf.randomNormal(c.b);
+  const m = c.tA ? c.a[c.a.length - 1] : c.a[c.a.length - 2];
+  const k = c.tA ? c.a[c.a.length - 2] : c.a[c.a.length - 1];
+  const n = c.tB ? c.b[c.b.length - 2] : c.b[c.b.length - 1];
+  const batch = c.a.slice(0, -2).reduce((x, y) => x * y, 1);
+  try {
+    return (2 * batch * m * k * n) / timeIt(() => tf.matMul(a, b, c.tA, c.tB), QUICK ? 3 : 7) / 1e9;
+  } finally {
+    tf.dispose([a, b]);
+  }
+}
+
 /** A small conv net: conv s1/s2, GroupNorm, SiLU, depthwise, nearest up-sampling, dense. */
 function makeNet(seed: number) {
   const v = (shape: number[], scale: number) => tf.variable(tf.randomNormal(shape, 0, scale, 'float32', seed++));
@@ -167,6 +196,19 @@ async function main(): Promise<void> {
         `| ${c.name} | ${kind} | ${SETUPS.map((s) => fmt(row[s])).join(' | ')} | ${ratio(row['wasm + ours'], row['cpu stock'])} | ${ratio(row['wasm + ours'], fwd)} |`,
       );
     }
+  }
+  log('');
+  log('### BatchMatMul, GFLOP/s');
+  log('');
+  log(`| product | ${SETUPS.join(' | ')} | wasm+ours / wasm stock |`);
+  log(`| --- | ${SETUPS.map(() => '---').join(' | ')} | --- |`);
+  for (const c of MATMULS) {
+    const row = {} as Record<Setup, number | string>;
+    for (const setup of SETUPS) {
+      await use(setup);
+      row[setup] = matMulGflops(c);
+    }
+    log(`| ${c.name} | ${SETUPS.map((st) => fmt(row[st])).join(' | ')} | ${ratio(row['wasm + ours'], row['wasm stock'])} |`);
   }
   log('');
   const batch = QUICK ? 4 : 16;

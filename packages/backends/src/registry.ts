@@ -36,7 +36,12 @@ export function registerKernels(
     const id = key(k.kernelName, backendName);
     if (!replaced.has(id)) {
       const stock = tf.getKernel(k.kernelName, backendName);
-      const config = k.config(backendName); // built first: some wrap the stock kernel
+      let config = k.config(backendName); // built first: some wrap the stock kernel
+      // A stock kernel's setup (wasm: binding its C++ function) runs when the backend
+      // initialises, for registered kernels only: keep it running so restoring stock works.
+      if (stock?.setupFunc !== undefined && config.setupFunc === undefined) {
+        config = { ...config, setupFunc: stock.setupFunc };
+      }
       replaced.set(id, stock ?? null);
       if (stock !== undefined) tf.unregisterKernel(k.kernelName, backendName);
       tf.registerKernel(config);

@@ -75,3 +75,8 @@ export { mdmGammas, vdmLossWeights, shiftGamma } from './mdm-schedules';
 export type { MdmScheduleType } from './mdm-schedules';
 export { snrWeighting, SNR_WEIGHTINGS } from './weightings';
 export type { SnrWeighting } from './weightings';
+export { createRng, hash32 } from './rng';
+export type { Rng } from './rng';
+export { fromLayersModel } from './layers-model';
+export { readSafetensors, writeSafetensors, halfToFloat, floatToHalf } from './safetensors';
+export type { HostTensor, SafetensorsDtype, SafetensorsFile } from './safetensors';
