@@ -57,25 +57,21 @@ describe('custom loss example: Min-SNR in sigma space', () => {
     const D = precondition(net.forward, edmPreconditioning({ sigmaData }));
     const loss = minSnrLoss({ sigmaData });
     const opt = new AdamW({ learningRate: 3e-3, weightDecay: 0 });
-    const noise = seededNoise(1);
-    // A fixed evaluation batch with fixed noise measures progress without sampling noise.
-    const xe = tf.tensor2d(sampleToyArray('eightGaussians', 512, { seed: 4 }), [512, 2]);
+    // Fitting one fixed batch with fixed noise draws: plain optimisation, so the loss must fall far.
+    const xe = tf.tensor2d(sampleToyArray('eightGaussians', 256, { seed: 4 }), [256, 2]);
     const evalLoss = () => tf.tidy(() => loss.compute({ network: D, x: xe, noise: seededNoise(77) }).loss.dataSync()[0]);
     const before = evalLoss();
-    const tensors = tf.memory().numTensors;
+    let afterMoments = 0;
     for (let step = 0; step < 60; step++) {
-      const x = tf.tensor2d(sampleToyArray('eightGaussians', 128, { seed: 10 + step }), [128, 2]);
       tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(() => loss.compute({ network: D, x, noise, step }).loss, net.trainableParameters());
+        const { value, grads } = tf.variableGrads(() => loss.compute({ network: D, x: xe, noise: seededNoise(77), step }).loss, net.trainableParameters());
         opt.applyGradients(grads);
         return value;
       }).dispose();
-      x.dispose();
-      if (step === 0) expect(tf.memory().numTensors).toBeGreaterThanOrEqual(tensors); // optimizer moments appear once
+      if (step === 0) afterMoments = tf.memory().numTensors; // the optimizer's moments appear once
     }
-    const afterMoments = tf.memory().numTensors;
     const after = evalLoss();
-    expect(after).toBeLessThan(0.97 * before); // measured on cpu: 0.532 -> 0.504 (much of it is irreducible denoising error)
+    expect(after).toBeLessThan(0.85 * before); // measured on cpu: 0.70 -> 0.55
     expect(tf.memory().numTensors).toBe(afterMoments);
     opt.dispose();
     xe.dispose();

@@ -16,14 +16,13 @@ const samplers = { edmHeun: edmSampler({ steps: 6 }), ...composedSamplers(6) };
 console.log(`eight Gaussians, exact denoiser, ${n} samples, 6 grid steps (lower is better):`);
 for (const [name, sampler] of Object.entries(samplers)) {
   // The generator form: one event per step (progress, early stop, intermediates).
-  const it = sampleSteps(sampler, { network, shape: [n, 2], noise: seededNoise(0) });
-  let r = it.next();
   let nfe = 0;
-  while (!r.done) {
-    nfe = r.value.nfe;
-    r = it.next();
+  let x: tf.Tensor | undefined;
+  for (const event of sampleSteps(sampler, { network, shape: [n, 2], noise: seededNoise(0) })) {
+    nfe = event.nfe;
+    if (event.index === event.steps - 1) x = event.sample(); // the final sample, owned by us
   }
-  const x = r.value;
+  if (!x) throw new Error('the sampler made no steps');
   const points = { data: x.dataSync() as Float32Array, dim: 2 };
   const mmd = mmdUnbiased(points, data, { bandwidth: [0.05, 0.2, 0.8] });
   const sw = slicedWasserstein(points, data, { projections: 128 });
