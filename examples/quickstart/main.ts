@@ -13,8 +13,8 @@ const { values: args } = parseArgs({
     backend: { type: 'string', default: 'wasm' },
     data: { type: 'string', default: 'moons' },
     out: { type: 'string', default: 'examples/quickstart/out' },
-    'pretrain-steps': { type: 'string', default: '2000' },
-    'tune-steps': { type: 'string', default: '600' },
+    'pretrain-steps': { type: 'string', default: '1200' },
+    'tune-steps': { type: 'string', default: '1200' },
     samples: { type: 'string', default: '1000' },
   },
 });
