@@ -5,7 +5,7 @@
  * docs/benchmarks.md. Run: `npm run bench:backends` (FEWSTEP_BENCH_QUICK=1 for a short run).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, registerTrainingKernels, unregisterTrainingKernels } from '@fewstep/backends';
 
@@ -176,7 +176,7 @@ async function main(): Promise<void> {
     console.log(s);
     lines.push(s);
   };
-  log(`Measured ${new Date().toISOString()} on ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, tfjs ${tf.version.tfjs}, wasm 1 thread (SIMD)${QUICK ? ', quick run' : ''}.`);
+  log(`Measured ${new Date().toISOString()} on ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, tfjs ${tf.version.tfjs}, wasm 1 thread (SIMD), load average ${loadavg()[0].toFixed(1)} at start${QUICK ? ', quick run' : ''}.`);
   log('');
   log('### Conv kernels, GFLOP/s (NHWC, "same" padding; cpu rows at batch 4, cpu stock filter grad at batch 1, wasm at batch 16)');
   log('');
@@ -223,6 +223,8 @@ async function main(): Promise<void> {
     train[setup] = trainImgPerSec(setup, b);
     log(`| ${setup} | ${b} | ${fmt(train[setup]!)} | ${ratio(train[setup]!, train['cpu stock']!)} |`);
   }
+  log('');
+  log(`Load average ${loadavg()[0].toFixed(1)} at the end (the machine is shared: compare ratios within this run).`);
   unregisterTrainingKernels();
   writeSection(lines.join('\n'));
 }
