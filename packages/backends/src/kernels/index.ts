@@ -7,6 +7,7 @@ import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d-
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-grads';
 import { maxPoolGradConfig, resizeNearestGradConfig } from './pool-resize-grads';
 import { unsortedSegmentSumConfig } from './segment-sum';
+import { tileConfig } from './tile';
 
 /** Our AddN for a backend: chunks over the stock AddN captured now (before we replace it). */
 function addNConfig(backendName: string): tf.KernelConfig {
@@ -47,5 +48,6 @@ export const TRAINING_KERNELS: readonly TrainingKernel[] = [
   { kernelName: tf.ResizeNearestNeighborGrad, backends: ['cpu'], reason: 'fix', config: resizeNearestGradConfig },
   // Stock wasm takes a naive loop for transposes and batch > 1 (every dense gradient, attention).
   { kernelName: tf.BatchMatMul, backends: ['wasm'], reason: 'fast', config: batchMatMulConfig },
+  { kernelName: tf.Tile, backends: ['wasm'], reason: 'fast', config: tileConfig },
   { kernelName: tf.AddN, backends: ['webgpu'], reason: 'fix', config: addNConfig },
 ];
