@@ -117,6 +117,60 @@ function matMulGflops(c: MatMulCase): number | string {
   }
 }
 
+interface MemCase {
+  name: string;
+  outSize: number;
+  make: () => tf.Tensor[];
+  run: (t: tf.Tensor[]) => tf.Tensor;
+}
+
+/** Memory-bound kernels: ms per call, and that time over an Add producing as many elements. */
+const MEMS: MemCase[] = [
+  {
+    name: 'Tile [16,16,16,64] x [1,2,2,1]',
+    outSize: 16 * 32 * 32 * 64,
+    make: () => [tf.randomNormal([16, 16, 16, 64])],
+    run: ([x]) => tf.tile(x, [1, 2, 2, 1]),
+  },
+  {
+    name: 'MaxPoolGrad 2x2 s2 on [16,32,32,64]',
+    outSize: 16 * 32 * 32 * 64,
+    make: () => {
+      const x = tf.randomNormal([16, 32, 32, 64]);
+      return [x, tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid'), tf.randomNormal([16, 16, 16, 64])];
+    },
+    run: ([x, y, dy]) =>
+      tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: 2, strides: 2, pad: 'valid' } as never) as tf.Tensor,
+  },
+  {
+    name: 'ResizeNearestNeighborGrad x2 to [16,16,16,64]',
+    outSize: 16 * 16 * 16 * 64,
+    make: () => [tf.randomNormal([16, 16, 16, 64]), tf.randomNormal([16, 32, 32, 64])],
+    run: ([images, dy]) =>
+      tf.engine().runKernel('ResizeNearestNeighborGrad', { images, dy }, { alignCorners: false, halfPixelCenters: false } as never) as tf.Tensor,
+  },
+  {
+    name: 'UnsortedSegmentSum 1024x64 -> 512 rows',
+    outSize: 512 * 64,
+    make: () => [tf.randomNormal([1024, 64]), tf.randomUniformInt([1024], 0, 512)],
+    run: ([x, ids]) => tf.unsortedSegmentSum(x, ids as tf.Tensor1D, 512),
+  },
+];
+
+function memMs(c: MemCase): string {
+  const inputs = c.make();
+  const a = tf.randomNormal([c.outSize]);
+  try {
+    const ms = timeIt(() => c.run(inputs), QUICK ? 3 : 7) * 1000;
+    const addMs = timeIt(() => a.add(a), QUICK ? 3 : 7) * 1000;
+    return `${ms.toFixed(2)} ms (${(ms / addMs).toFixed(1)}x Add)`;
+  } catch (e) {
+    return /not registered/.test(String(e)) ? 'missing' : `error: ${String(e).slice(0, 60)}`;
+  } finally {
+    tf.dispose([...inputs, a]);
+  }
+}
+
 /** A small conv net: conv s1/s2, GroupNorm, SiLU, depthwise, nearest up-sampling, dense. */
 function makeNet(seed: number) {
   const v = (shape: number[], scale: number) => tf.variable(tf.randomNormal(shape, 0, scale, 'float32', seed++));
@@ -209,6 +263,19 @@ async function main(): Promise<void> {
       row[setup] = matMulGflops(c);
     }
     log(`| ${c.name} | ${SETUPS.map((st) => fmt(row[st])).join(' | ')} | ${ratio(row['wasm + ours'], row['wasm stock'])} |`);
+  }
+  log('');
+  log('### Memory-bound kernels, ms per call (and over an Add with as many output elements)');
+  log('');
+  log(`| kernel | ${SETUPS.join(' | ')} |`);
+  log(`| --- | ${SETUPS.map(() => '---').join(' | ')} |`);
+  for (const c of MEMS) {
+    const row: string[] = [];
+    for (const setup of SETUPS) {
+      await use(setup);
+      row.push(memMs(c));
+    }
+    log(`| ${c.name} | ${row.join(' | ')} |`);
   }
   log('');
   const batch = QUICK ? 4 : 16;
