@@ -115,5 +115,6 @@ describe('registerTrainingKernels', () => {
   test('a bad backend name is a FewstepError', () => {
     expect(() => registerTrainingKernels('')).toThrow(/registerTrainingKernels: backend must be a backend name/);
     expect(() => registerTrainingKernels(42 as never)).toThrow(FewstepError);
+    expect(() => registerTrainingKernels('nosuch')).toThrow(/backend must be a tfjs backend that is registered .*got "nosuch"/);
   });
 });
