@@ -18,7 +18,7 @@ describe('the Loss contract', () => {
     const opt = tf.train.adam(0.05);
     const at = (seed: number) => tf.tidy(() => loss.compute({ network: D, x, noise: seededNoise(seed) }).loss.dataSync()[0]);
     const before = at(99);
-    for (let k = 0; k < 60; k++) tf.dispose(opt.minimize(() => loss.compute({ network: D, x, noise: seededNoise(k), step: k }).loss));
+    for (let k = 0; k < 60; k++) opt.minimize(() => loss.compute({ network: D, x, noise: seededNoise(k), step: k }).loss)?.dispose();
     expect(at(99)).toBeLessThan(before);
     opt.dispose();
     tf.dispose([w, x]);
@@ -36,7 +36,7 @@ describe('the Loss contract', () => {
   });
 
   it('a non-finite loss is reported with the offending sample indices', async () => {
-    const bad: Network = (x) => tf.tidy(() => tf.div(x, tf.tensor2d([[1], [0], [1], [0]]).tile([1, 2])));
+    const bad: Network = (x) => tf.tidy(() => tf.div(x, tf.tile(tf.tensor2d([[1], [0], [1], [0]]), [1, 2])));
     const x = tf.ones([4, 2]);
     const loss = withFiniteCheck(edmLoss());
     expect(() => loss.compute({ network: bad, x, noise: seededNoise(0) })).toThrow(/sample indices 1 \(.*\), 3 \(/);
@@ -57,7 +57,7 @@ describe('the Loss contract', () => {
     expect(reduceLoss(p, 'mean').dataSync()[0]).toBe(2);
     expect(reduceLoss(p, 'sum').dataSync()[0]).toBe(6);
     expect(() => reduceLoss(p, 'max' as never)).toThrow(FewstepError);
-    expect(() => reduceLoss(tf.zeros([2, 2]) as tf.Tensor1D)).toThrow(FewstepError);
+    expect(() => reduceLoss(tf.zeros([2, 2]) as unknown as tf.Tensor1D)).toThrow(FewstepError);
     p.dispose();
   });
 });
@@ -101,12 +101,28 @@ describe('a user-defined loss (example)', () => {
     const opt = tf.train.adam(0.05);
     const evalLoss = () => tf.tidy(() => loss.compute({ network: net, x, noise: seededNoise(1234) }).loss.dataSync()[0]);
     const before = evalLoss();
-    tf.dispose(opt.minimize(() => loss.compute({ network: net, x, noise: seededNoise(0) }).loss)); // Adam makes its slots once
+    opt.minimize(() => loss.compute({ network: net, x, noise: seededNoise(0) }).loss)?.dispose(); // Adam makes its slots once
     await expectNoLeak(() => {
-      for (let k = 1; k < 80; k++) tf.dispose(opt.minimize(() => loss.compute({ network: net, x, noise: seededNoise(k) }).loss));
+      for (let k = 1; k < 80; k++) opt.minimize(() => loss.compute({ network: net, x, noise: seededNoise(k) }).loss)?.dispose();
     });
     expect(evalLoss()).toBeLessThan(0.7 * before);
     opt.dispose();
     tf.dispose([w, x]);
+  });
+});
+
+describe('argument errors of the helpers', () => {
+  it('withoutGradient, checkContext, flowMatchingLoss and bilinearResize name the bad argument', async () => {
+    const { flowMatchingLoss, bilinearResize } = await import('@fewstep/losses');
+    expect(() => withoutGradient(3 as never)).toThrow(/fn must be a function/);
+    expect(() => checkContext('t', { network: (v: tf.Tensor) => v, x: tf.zeros([0, 2]), noise: seededNoise(0) })).toThrow(/non-empty/);
+    const xi = tf.zeros([2, 2], 'int32');
+    expect(() => checkContext('t', { network: (v: tf.Tensor) => v, x: xi, noise: seededNoise(0) })).toThrow(/float32/);
+    expect(() => flowMatchingLoss({ transport: {} as never })).toThrow(/transport/);
+    expect(() => flowMatchingLoss({ distance: 'l2' as never })).toThrow(/distance/);
+    expect(() => flowMatchingLoss({ reduction: 'max' as never })).toThrow(FewstepError);
+    const x3 = tf.zeros([2, 2, 2]);
+    expect(() => bilinearResize(x3, 4)).toThrow(/rank 4/);
+    tf.dispose([xi, x3]);
   });
 });

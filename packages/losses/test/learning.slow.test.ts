@@ -40,7 +40,7 @@ afterAll(() => {
   teacherNet.dispose();
 });
 
-function train(loss: Loss, vars: tf.Variable[], steps: number, lr: number, ctx: (k: number, x: tf.Tensor) => LossContext, after?: (k: number) => void): number[] {
+function train(loss: Loss, vars: tf.Variable[], steps: number, lr: number, ctx: (k: number, x: tf.Tensor) => Omit<LossContext, 'noise'>, after?: (k: number) => void): number[] {
   const t0 = Date.now();
   const opt = tf.train.adam(lr);
   const noise = seededNoise(11);
