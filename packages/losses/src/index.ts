@@ -29,5 +29,3 @@ export { ectLoss } from './ect';
 export type { EctLoss, EctLossOptions, EctStageSchedule } from './ect';
 export { ucgmTrainer } from './ucgm';
 export type { UcgmTrainer, UcgmOptions, UcgmState, UcgmTeacherWeights } from './ucgm';
-export { ucgmTarget } from './ucgm-target';
-export type { UcgmTargetInputs } from './ucgm-target';

@@ -124,4 +124,21 @@ describe('consistency losses: contract and errors', () => {
     online.dispose();
     target.dispose();
   });
+
+  it('online and target forwards share the dropout seed; the CD teacher runs with train: false', () => {
+    const calls: string[] = [];
+    const spy = (tag: string): Network => (x, _t, o) => {
+      calls.push(`${tag}:${o?.dropoutSeed}:${o?.train}:${o?.augmentLabels ? 'aug' : '-'}`);
+      return x.clone();
+    };
+    const x = tf.ones([2, 3]);
+    const aug = tf.zeros([2, 1]);
+    const loss = consistencyDistillationLoss({ solver: 'heun', curriculum: { startScales: 5, endScales: 5 } });
+    tf.dispose(loss.compute({
+      network: spy('online'), targetNetwork: spy('target'), teacher: spy('teacher'), x, step: 3,
+      networkOptions: { train: true, augmentLabels: aug }, noise: seededNoise(0),
+    }) as unknown as tf.TensorContainer);
+    expect(calls).toEqual(['online:3:true:aug', 'teacher:undefined:false:aug', 'teacher:undefined:false:aug', 'target:3:true:aug']);
+    tf.dispose([x, aug]);
+  });
 });
