@@ -147,6 +147,8 @@ export interface SelfAttentionOptions {
   channels: number;
   numHeads?: number;
   useAttentionFfn?: boolean;
+  /** GroupNorm groups (default 32, as hard-coded in the reference). */
+  groups?: number;
   rng?: Rng;
 }
 
@@ -171,14 +173,15 @@ export class SelfAttention extends Module {
     if (C % this.numHeads !== 0) check.fail('numHeads', `a divisor of channels (${C})`, this.numHeads);
     const rng = opts.rng ?? new Rng(0);
     // The reference hard-codes 32 groups here, whatever num_groups_norm says.
-    this.norm = this.addModule('norm', groupNorm(C, 32));
+    const groups = opts.groups ?? 32;
+    this.norm = this.addModule('norm', groupNorm(C, groups));
     this.qkv = this.addModule('qkv', new Conv2d(C, 3 * C, 1, { init: torchInit(rng) }));
     this.projOut = this.addModule('proj_out', new Conv2d(C, C, 1, { init: ZERO_INIT }));
     if (opts.useAttentionFfn) {
       // nn.Sequential(GroupNorm, Conv, GELU, Conv): indices 0, 1, 3 hold parameters.
       const seq = this.addModule('ffn', new SequentialNames());
       this.ffn = {
-        norm: seq.put('0', groupNorm(C, 32)),
+        norm: seq.put('0', groupNorm(C, groups)),
         up: seq.put('1', new Conv2d(C, 4 * C, 1, { init: torchInit(rng) })),
         down: seq.put('3', new Conv2d(4 * C, C, 1, { init: ZERO_INIT })),
       };
@@ -227,6 +230,7 @@ export interface ResNetBlockOptions {
   numAttentionLayers?: number;
   useAttentionFfn?: boolean;
   numHeads?: number;
+  attentionGroups?: number;
   downsample?: boolean;
   upsample?: boolean;
   numGroupsNorm?: number;
@@ -268,7 +272,7 @@ export class ResNetBlock extends Module {
     if (this.numAttentionLayers > 0) {
       const attn = this.addModule('attn', new SequentialNames());
       for (let i = 0; i < this.resnets.length * this.numAttentionLayers; i++) {
-        this.attn.push(attn.put(String(i), new SelfAttention({ channels: opts.outChannels, numHeads: opts.numHeads, useAttentionFfn: opts.useAttentionFfn, rng })));
+        this.attn.push(attn.put(String(i), new SelfAttention({ channels: opts.outChannels, numHeads: opts.numHeads, useAttentionFfn: opts.useAttentionFfn, groups: opts.attentionGroups, rng })));
       }
     }
     if (this.downsample || this.upsample) {
@@ -284,8 +288,8 @@ export class ResNetBlock extends Module {
     const check = validate('ResNetBlock.forward');
     check.tensor('x', x, { rank: 4 });
     if (skips && skips.length < this.resnets.length) check.fail('skips', `at least ${this.resnets.length} skip tensors`, skips.length);
-    const activations: tf.Tensor4D[] = [];
-    const y = tf.tidy(() => {
+    return tf.tidy(() => {
+      const activations: tf.Tensor4D[] = [];
       let h = x as tf.Tensor4D;
       this.resnets.forEach((resnet, i) => {
         if (skips) {
@@ -298,18 +302,15 @@ export class ResNetBlock extends Module {
         h = resnet.forward(h, temb, ctx);
         const L = this.numAttentionLayers;
         for (let j = 0; j < L; j++) h = this.attn[i * L + j].forward(h);
-        activations.push(tf.keep(h));
+        activations.push(h);
       });
       if (this.resample) {
-        if (this.downsample) h = strideTwoConv(this.resample, h);
-        else {
-          h = this.resample.forward(nearestUpsample2x(h));
-        }
-        activations.push(tf.keep(h));
+        h = this.downsample ? strideTwoConv(this.resample, h) : this.resample.forward(nearestUpsample2x(h));
+        activations.push(h);
       }
-      return h;
+      // The output may also be the last activation (the same tensor): dispose it once.
+      return { y: h, activations };
     });
-    return { y: activations.includes(y) ? y.clone() : y, activations };
   }
 }
 

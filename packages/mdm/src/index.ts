@@ -18,3 +18,8 @@ export {
   torchInit,
 } from './blocks';
 export type { ResNetOptions, SelfAttentionOptions, ResNetBlockOptions } from './blocks';
+export { configFromReference, resolveConfig, isNestedConfig } from './config';
+export type { UNetConfig, NestedUNetConfig, AnyUNetConfig, ResolvedUNetConfig } from './config';
+export { UNet } from './unet';
+export type { MdmForwardOptions, MultiResNetwork, UNetOptions, NestedResult } from './unet';
+export { NestedUNet, normalizeByStd } from './nested-unet';
