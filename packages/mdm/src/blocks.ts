@@ -51,7 +51,7 @@ export function sinusoidalEmbedding(times: tf.Tensor, temporalDim: number): tf.T
   return tf.tidy(() => {
     const freq = tf.tensor1d(Float32Array.from({ length: half }, (_, k) => Math.exp((-k * Math.log(10000)) / half)));
     const arg = tf.mul(times.reshape([-1, 1]).toFloat(), freq.reshape([1, half]));
-    let e = tf.concat([tf.sin(arg), tf.cos(arg)], 1);
+    let e = tf.concat([tf.sin(arg), tf.cos(arg)], 1) as tf.Tensor2D;
     if (e.shape[1] % 2 === 1) e = tf.concat([e, tf.zeros([e.shape[0], 1])], 1);
     return e as tf.Tensor2D;
   });

@@ -67,7 +67,7 @@ export class NestedUNet extends UNet {
     const down = this.downPath(h, tembHigh, ctx);
     let xInner = this.inAdapter.forward(down.h);
     record(store, prefix, 'in_adapter', xInner);
-    if (bh < bl) xInner = tf.concat([xInner, tf.zeros([bl - bh, ...xInner.shape.slice(1)])], 0);
+    if (bh < bl) xInner = tf.concat([xInner, tf.zeros([bl - bh, xInner.shape[1], xInner.shape[2], xInner.shape[3]])], 0);
     const inner = this.innerUnet.forwardNested(xs.slice(1), times, xInner, ctx, store, `${prefix}inner_unet.`);
     const back = this.outAdapter.forward(inner.features);
     record(store, prefix, 'out_adapter', back);

@@ -214,7 +214,7 @@ export class UNet extends Module {
     const R = this.numResolutions;
     if (!Array.isArray(xs) || xs.length !== R) check.fail('xs', `an array of ${R} tensors (one per resolution, highest first)`, xs);
     xs.forEach((x, k) => check.tensor(`xs[${k}]`, x, { rank: 4 }));
-    const side0 = xs[0].shape[1];
+    const side0 = xs[0].shape[1] as number;
     if (side0 % (this.sideMultiple * (this.nestRatio[0] ?? 1)) !== 0) {
       check.fail('xs[0]', `a side that is a multiple of ${this.sideMultiple * (this.nestRatio[0] ?? 1)} (the network's levels)`, xs[0]);
     }

@@ -75,7 +75,7 @@ describe('MDM blocks match the reference (mdm_block_*)', () => {
     const temb = input(g, 'temb');
     const skips = [input(g, 'skip0'), input(g, 'skip1')];
     const out = g.inputs['param.resnets.0.conv1.weight'].shape[0];
-    const inCh = [x.shape[3] + skips[0].shape[3], out + skips[1].shape[3]];
+    const inCh = [(x.shape[3] as number) + (skips[0].shape[3] as number), out + (skips[1].shape[3] as number)];
     const m = new ResNetBlock({ temporalDim: g.params.temporal_dim, inChannels: inCh, outChannels: out, numGroupsNorm: g.params.num_groups_norm, upsample: true });
     loadStateDict(m, goldenParams(g));
     await expectNoLeak(() => m.forward(x, temb, [...skips]));
