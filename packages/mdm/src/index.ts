@@ -20,6 +20,11 @@ export {
 export type { ResNetOptions, SelfAttentionOptions, ResNetBlockOptions } from './blocks';
 export { configFromReference, resolveConfig, isNestedConfig } from './config';
 export type { UNetConfig, NestedUNetConfig, AnyUNetConfig, ResolvedUNetConfig } from './config';
-export { UNet } from './unet';
+export { UNet, multiResNetwork } from './unet';
 export type { MdmForwardOptions, MultiResNetwork, UNetOptions, NestedResult } from './unet';
 export { NestedUNet, normalizeByStd } from './nested-unet';
+export { NestedSchedule, noisyInput, predictionTarget, x0FromPrediction, epsFromX0, convertPrediction } from './schedule';
+export type { NestedScheduleOptions, MdmPrediction } from './schedule';
+export { imagePyramid, mixedBatchSizes, parseRatio } from './pyramid';
+export { nestedLoss } from './loss';
+export type { NestedLoss, NestedLossOptions, NestedLossContext } from './loss';

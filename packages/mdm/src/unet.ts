@@ -231,3 +231,9 @@ export class UNet extends Module {
     if (times.shape[0] !== bl) check.fail('times', `one time per lowest-resolution sample (${bl})`, times);
   }
 }
+
+/** Marks a function of (xs, t, opts) -> predictions as a multi-resolution network (e.g. a user model or a stub). */
+export function multiResNetwork(fn: (xs: tf.Tensor[], t: tf.Tensor, opts?: MdmForwardOptions) => tf.Tensor[]): MultiResNetwork {
+  validate('multiResNetwork').fn('fn', fn);
+  return Object.assign((xs: tf.Tensor[], t: tf.Tensor, opts?: MdmForwardOptions) => fn(xs, t, opts), { multiResolution: true as const });
+}
