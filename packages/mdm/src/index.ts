@@ -28,3 +28,5 @@ export type { NestedScheduleOptions, MdmPrediction } from './schedule';
 export { imagePyramid, mixedBatchSizes, parseRatio } from './pyramid';
 export { nestedLoss } from './loss';
 export type { NestedLoss, NestedLossOptions, NestedLossContext } from './loss';
+export { nestedSampleSteps, nestedSample, nestedSampleAll, nestedTimesteps, thresholdX0 } from './sampler';
+export type { NestedSamplerOptions, NestedSampleOptions, NestedSamplerEvent, MdmThreshold } from './sampler';
