@@ -30,3 +30,5 @@ export { nestedLoss } from './loss';
 export type { NestedLoss, NestedLossOptions, NestedLossContext } from './loss';
 export { nestedSampleSteps, nestedSample, nestedSampleAll, nestedTimesteps, thresholdX0 } from './sampler';
 export type { NestedSamplerOptions, NestedSampleOptions, NestedSamplerEvent, MdmThreshold } from './sampler';
+export { ProgressiveSchedule, initializeInner } from './progressive';
+export type { ProgressiveStage, ProgressiveState } from './progressive';
