@@ -322,8 +322,9 @@ export class ResNetBlock extends Module {
 export function nearestUpsample2x(x: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
     const [B, H, W, C] = x.shape;
-    const x6 = x.reshape([B, H, 1, W, 1, C]);
-    const cols = tf.concat([x6, x6], 4);
-    return tf.concat([cols, cols], 2).reshape([B, 2 * H, 2 * W, C]) as tf.Tensor4D;
+    // Rank <= 4 throughout: wasm slices (the concat gradient) of rank-6 tensors are very slow.
+    const x4 = x.reshape([B * H, W, 1, C]);
+    const cols = tf.concat([x4, x4], 2).reshape([B * H, 1, 2 * W * C]);
+    return tf.concat([cols, cols], 1).reshape([B, 2 * H, 2 * W, C]) as tf.Tensor4D;
   });
 }
