@@ -24,7 +24,7 @@ import {
 } from '@fewstep/mdm';
 
 const QUICK = process.env.MDM_MNIST_QUICK === '1';
-const STEPS_1 = Number(process.env.MDM_MNIST_STEPS1 ?? (QUICK ? 3 : 300));
+const STEPS_1 = Number(process.env.MDM_MNIST_STEPS1 ?? (QUICK ? 3 : 400));
 const STEPS_2 = Number(process.env.MDM_MNIST_STEPS2 ?? (QUICK ? 3 : 300));
 const BATCH = Number(process.env.MDM_MNIST_BATCH ?? 16);
 const OUT = new URL('./out/', import.meta.url).pathname;
