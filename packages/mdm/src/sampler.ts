@@ -109,12 +109,17 @@ function updateLatent(xt: tf.Tensor, x0: tf.Tensor, c: StepCoefficients, eta: nu
   return xs;
 }
 
-function startLatents(where: string, network: MultiResNetwork & { resolutions?: (s: number) => number[] }, schedule: NestedSchedule, opts: NestedSampleOptions, noise: NoiseSource): tf.Tensor[] {
+function startLatents(where: string, schedule: NestedSchedule, opts: NestedSampleOptions, noise: NoiseSource): tf.Tensor[] {
   const check = validate(where);
   const R = schedule.numResolutions;
   if (opts.latents !== undefined) {
     if (!Array.isArray(opts.latents) || opts.latents.length !== R) check.fail('latents', `${R} tensors (one per resolution)`, opts.latents);
     opts.latents.forEach((l, k) => check.tensor(`latents[${k}]`, l, { rank: 4 }));
+    const [B, H] = opts.latents[0].shape;
+    opts.latents.forEach((l, k) => {
+      const side = (H * schedule.scales[k]) / schedule.scales[0];
+      if (l.shape[0] !== B || l.shape[1] !== side || l.shape[2] !== side) check.fail(`latents[${k}]`, `a tensor of shape [${B}, ${side}, ${side}, C] (scales [${schedule.scales}])`, l);
+    });
     return opts.latents.map((l) => l.clone());
   }
   const shape = opts.shape;
@@ -148,7 +153,7 @@ export function* nestedSampleSteps(network: MultiResNetwork, sampler: NestedSamp
   const noise = opts.noise ?? seededNoise(0);
   const R = schedule.numResolutions;
 
-  let xs = startLatents(where, network, schedule, opts, noise);
+  let xs = startLatents(where, schedule, opts, noise);
   let pending: tf.Tensor[] = [];
   let nfe = 0;
   try {

@@ -125,6 +125,9 @@ describe('nested sampling matches NestedDiffusion.sample (mdm_sample_*)', () => 
     expect(() => nestedSample(network, { schedule }, { shape: [1, 5, 5, 1] })).toThrow(FewstepError);
     expect(() => nestedSample(network, { schedule, steps: 30 }, { shape: [1, 4, 4, 1] })).toThrow(/steps/);
     expect(() => nestedSample(network, { schedule, eta: -1 }, { shape: [1, 4, 4, 1] })).toThrow(/eta/);
+    const lat = [tf.zeros([1, 4, 4, 1]), tf.zeros([1, 4, 4, 1])];
+    expect(() => nestedSample(network, { schedule }, { latents: lat })).toThrow(/latents\[1\]/);
+    tf.dispose(lat);
     const wrong = multiResNetwork((xs) => [xs[0].clone()]);
     expect(() => nestedSample(wrong, { schedule, steps: 2 }, { shape: [1, 4, 4, 1] })).toThrow(/2 tensors/);
   });
