@@ -16,7 +16,6 @@ export {
   resolveDistance,
 } from './metrics';
 export type { Distance, DistanceName, PseudoHuberOptions } from './metrics';
-export { updateEma } from './ema';
 export { edmLoss } from './edm';
 export type { EdmLossOptions } from './edm';
 export { flowMatchingLoss } from './flow-matching';

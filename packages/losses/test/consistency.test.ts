@@ -10,7 +10,8 @@ import {
   type RawNetwork,
 } from '@fewstep/core';
 import { expectGolden, expectNoLeak, goldenDraws, toTensor, useTestBackend, type Golden } from '@fewstep/testing';
-import { cmWeighting, consistencyDistillationLoss, consistencyTrainingLoss, updateEma, type ConsistencyLoss } from '@fewstep/losses';
+import { cmWeighting, consistencyDistillationLoss, consistencyTrainingLoss, type ConsistencyLoss } from '@fewstep/losses';
+import { updateEma } from '@fewstep/core';
 import { affine, golden, goldenNames, gradsOf, rows, type Affine } from './helpers';
 
 beforeAll(async () => {

@@ -10,9 +10,9 @@ import {
   flowMatchingLoss,
   ictLoss,
   ucgmTrainer,
-  updateEma,
   type Loss,
 } from '@fewstep/losses';
+import { updateEma } from '@fewstep/core';
 
 /** A tiny MLP on [B, D] with a time feature: enough to exercise every gradient path. */
 function mlp(dim: number, hidden: number, seed: number): { net: Network; vars: tf.Variable[] } {

@@ -9,7 +9,8 @@ import {
   type Network,
 } from '@fewstep/core';
 import { useTestBackend } from '@fewstep/testing';
-import { consistencyDistillationLoss, consistencyTrainingLoss, ectLoss, edmLoss, updateEma, type Loss, type LossContext } from '@fewstep/losses';
+import { consistencyDistillationLoss, consistencyTrainingLoss, ectLoss, edmLoss, type Loss, type LossContext } from '@fewstep/losses';
+import { updateEma } from '@fewstep/core';
 import { heunSample, mixture, mlp, oneStep, slicedWasserstein, type Mlp } from './toy';
 
 /**
