@@ -11,3 +11,5 @@ export { sha256Hex } from './checksum';
 export { saveCheckpoint, loadCheckpoint, listCheckpoints, verifyCheckpoint } from './checkpoint';
 export type { SaveOptions, LoadOptions, LoadedCheckpoint, VerifiedCheckpoint, CheckpointManifest } from './checkpoint';
 export type { TrainingState, RestoreTargets, Checkpointable, LossWithState } from './state';
+export { StepGuard } from './guard';
+export type { StepGuardOptions, GuardedStepArgs, GuardedStepResult, GuardEvent, GuardParams } from './guard';
