@@ -18,6 +18,12 @@ export class FewstepError extends Error {
   }
 }
 
+/**
+ * The largest grid length or batch size accepted (2^24): far beyond any real run, small enough
+ * that a typo such as n = 1e12 is a FewstepError instead of a RangeError from the array allocator.
+ */
+export const MAX_LENGTH = 2 ** 24;
+
 /** A short, readable rendering of any value for error messages. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -124,6 +130,13 @@ export class Validator {
     }
     if (!inBounds(value, bounds)) this.fail(argument, `an integer ${boundsText(bounds)}`, value);
     return value;
+  }
+
+  /** A length or batch size: an integer >= min and at most MAX_LENGTH (a typo, not a RangeError). */
+  size(argument: string, value: unknown, min = 0): number {
+    const v = this.integer(argument, value, { min });
+    if (v > MAX_LENGTH) this.fail(argument, `at most ${MAX_LENGTH} (2^24)`, value);
+    return v;
   }
 
   /** An array of finite numbers (optionally of a given length, each within bounds). */
