@@ -195,6 +195,9 @@ export class Validator {
 
   /** Two tensors of identical shape. */
   sameShape(argA: string, a: Tensor, argB: string, b: Tensor): void {
+    // A user network may return a non-tensor: name it instead of failing on `.shape`.
+    this.tensor(argA, a);
+    this.tensor(argB, b);
     if (a.rank !== b.rank || a.shape.some((s, i) => s !== b.shape[i])) {
       throw new FewstepError(
         this.where,

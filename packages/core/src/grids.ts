@@ -27,14 +27,15 @@ function checkSigmaRange(where: string, sigmaMin: number, sigmaMax: number): voi
   if (!(sigmaMin < sigmaMax)) check.fail('sigmaMin', `< sigmaMax (${sigmaMax})`, sigmaMin);
 }
 
-/** sigma^(1/rho) for both ends, finite: a tiny rho overflows float64 (80^(1/0.002) = Infinity). */
+/** sigma^(1/rho) for both ends, finite and distinct: a tiny rho overflows or underflows float64 (80^(1/0.002) = Infinity). */
 export function rhoRoots(where: string, sigmaMin: number, sigmaMax: number, rho: number): { lo: number; hi: number } {
   const check = validate(where);
   check.finite('rho', rho, { gt: 0 });
   const hi = sigmaMax ** (1 / rho);
   const lo = sigmaMin ** (1 / rho);
-  if (!Number.isFinite(hi) || !Number.isFinite(lo)) {
-    check.fail('rho', `large enough that sigma^(1/rho) stays finite for sigma in [${sigmaMin}, ${sigmaMax}]`, rho);
+  // Underflow to 0 (0.002^(1/0.002)) collapses the grid onto sigma = 0 just as badly.
+  if (!Number.isFinite(hi) || !Number.isFinite(lo) || !(lo > 0) || !(hi > lo)) {
+    check.fail('rho', `large enough that sigma^(1/rho) stays finite and positive for sigma in [${sigmaMin}, ${sigmaMax}]`, rho);
   }
   return { lo, hi };
 }
@@ -87,6 +88,11 @@ export function cmIndexSigma(i: number, N: number, opts: Omit<KarrasOptions, 'ap
 
 /** The Kumaraswamy warp of UCGM's time grid: t -> (1 - (1 - t^a)^b)^c. */
 export function kumaraswamy(t: number, a: number, b: number, c: number): number {
+  const check = validate('kumaraswamy');
+  check.finite('t', t, { min: 0, max: 1 });
+  check.finite('a', a, { gt: 0 });
+  check.finite('b', b, { gt: 0 });
+  check.finite('c', c, { gt: 0 });
   return (1 - (1 - t ** a) ** b) ** c;
 }
 

@@ -59,6 +59,59 @@ describe('rho schedules with a tiny rho', () => {
     expect(() => karrasSigmas(3, { rho: 0.002 })).toThrow(/karrasSigmas: rho must be large enough that sigma\^\(1\/rho\) stays finite/);
     expect(() => cmIndexSigma(0, 15, { rho: 0.002 })).toThrow(FewstepError);
     expect(() => ictSigmas(15, { sigmaMin: 2, rho: 0.002 })).toThrow(/ictSigmas: rho must be large enough/);
+    expect(() => karrasSigmas(3, { sigmaMax: 0.196, rho: 0.002 })).toThrow(/stays finite and positive/); // 0.002^500 underflows to 0
     expect(karrasSigmas(3, { rho: 0.5 }).every(Number.isFinite)).toBe(true);
+  });
+});
+
+describe('kumaraswamy', () => {
+  it('validates t in [0, 1] and positive a, b, c (negative ones gave NaN / Infinity)', async () => {
+    const { kumaraswamy } = await import('@fewstep/core');
+    expect(() => kumaraswamy(-1, 1, 0.5, 1)).toThrow(/kumaraswamy: t must be a number >= 0 and <= 1, got -1/);
+    expect(() => kumaraswamy(0.5, -5, 1, 1)).toThrow(/kumaraswamy: a must be a number > 0, got -5/);
+    expect(() => kumaraswamy(0.5, 1, 0, 1)).toThrow(/b must be a number > 0/);
+    expect(kumaraswamy(0.5, 1, 1, 1)).toBe(0.5);
+  });
+});
+
+describe('non-tensor network outputs and non-float EMA targets', () => {
+  it('Validator.sameShape names a non-tensor argument (was: TypeError reading join)', async () => {
+    const { validate, createPredictor, linearTransport } = await import('@fewstep/core');
+    const x = tf.zeros([1, 2]);
+    expect(() => validate('f').sameShape('x', x, 'network output', 1 as never)).toThrow(/f: network output must be a tensor, got 1/);
+    const p = createPredictor({ network: (() => 1) as never, transport: linearTransport() });
+    expect(() => p.predict(x, 0.5)).toThrow(/network output must be a tensor/);
+    x.dispose();
+  });
+
+  it('updateEma rejects int32 / bool targets (was: raw tfjs assign dtype error)', async () => {
+    const { updateEma } = await import('@fewstep/core');
+    const v = tf.variable(tf.tensor([1, 2], [2], 'int32'));
+    const s = tf.tensor([1, 2]);
+    expect(() => updateEma([v], [s], 0.5)).toThrow(/updateEma: targets\[0\] must be a float32 tensor/);
+    tf.dispose([v, s]);
+  });
+});
+
+describe('Predictor.predict', () => {
+  it('rejects a non-float t tensor (a bool t gave silent Infinity at the transport ends)', async () => {
+    const { createPredictor, reLinearTransport } = await import('@fewstep/core');
+    const p = createPredictor({ network: (x) => tf.mul(x, 0.5), transport: reLinearTransport(), parameterisation: 'x0' });
+    const x = tf.ones([3, 2]);
+    const t = tf.tensor([true, false, true], [3], 'bool');
+    expect(() => p.predict(x, t)).toThrow(/Predictor.predict: t must be a float32 tensor, got a bool tensor/);
+    tf.dispose([x, t]);
+  });
+});
+
+describe('eulerStep / heunStep', () => {
+  it('reject non-float sigma tensors (an int32 -0.5 became 0 and gave Infinity)', async () => {
+    const { eulerStep, heunStep } = await import('@fewstep/core');
+    const x = tf.ones([1, 2]);
+    const s = tf.tensor([0], [1], 'int32');
+    const n = tf.tensor([1]);
+    expect(() => eulerStep((v) => tf.mul(v, 0.5), x, s, n)).toThrow(/eulerStep: sigma must be a float32 tensor, got a int32 tensor/);
+    expect(() => heunStep((v) => tf.mul(v, 0.5), x, n, s)).toThrow(/sigmaNext must be a float32 tensor/);
+    tf.dispose([x, s, n]);
   });
 });

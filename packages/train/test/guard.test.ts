@@ -77,11 +77,11 @@ describe('StepGuard', () => {
     const guard = new StepGuard();
     const x = tf.tensor([[1, 2]]);
     const t = tf.tensor([0.5]);
-    const loss = (poison: number) => () => tf.tidy(() => tf.sum(tf.mul(net.forward(x, t), poison)).add(tf.sum(tf.sqrt(tf.abs(net.outProj.bias)))) as tf.Scalar);
+    const loss = (poison: number) => () => tf.tidy(() => tf.sum(tf.mul(net.forward(x, t), poison)).add(tf.sum(tf.sqrt(tf.abs(net.outProj.bias!)))) as tf.Scalar);
     guard.step({ step: 0, optimizer: opt, params: net, loss: loss(1) }); // creates the optimizer moments
     await expectNoLeak(() => guard.step({ step: 1, optimizer: opt, params: net, loss: loss(1), clipNorm: 0.1 }));
     await expectNoLeak(() => guard.step({ step: 2, optimizer: opt, params: net, loss: loss(NaN) }));
-    net.outProj.bias.assign(tf.zeros([2]));
+    net.outProj.bias!.assign(tf.zeros([2]));
     const r = guard.step({ step: 3, optimizer: opt, params: net, loss: loss(1) });
     expect(r.nonFinite).toBe('out_proj.bias');
     expect(guard.state()).toEqual({ skipped: 2, consecutive: 2 });
