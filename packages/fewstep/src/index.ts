@@ -3,3 +3,4 @@ export * from '@fewstep/core';
 export * from '@fewstep/data';
 export * from '@fewstep/eval';
 export * from '@fewstep/samplers';
+export * from '@fewstep/train';
