@@ -7,3 +7,4 @@ export * from '@fewstep/samplers';
 export * from '@fewstep/mdm';
 export * from '@fewstep/data';
 export * from '@fewstep/eval';
+export * from '@fewstep/train';
