@@ -10,8 +10,8 @@ import {
   type RawNetwork,
 } from '@fewstep/core';
 import { expectGolden, expectNoLeak, goldenDraws, toTensor, useTestBackend, type Golden } from '@fewstep/testing';
-import { cmWeighting, consistencyDistillationLoss, consistencyTrainingLoss, type ConsistencyLoss } from '@fewstep/losses';
-import { updateEma } from '@fewstep/core';
+import { consistencyDistillationLoss, consistencyTrainingLoss, type ConsistencyLoss } from '@fewstep/losses';
+import { snrWeighting, updateEma } from '@fewstep/core';
 import { affine, golden, goldenNames, gradsOf, rows, type Affine } from './helpers';
 
 beforeAll(async () => {
@@ -92,13 +92,13 @@ describe('consistency losses: contract and errors', () => {
     expect(() => consistencyTrainingLoss({ distance: 'l3' as never })).toThrow(/distance/);
     expect(() => consistencyTrainingLoss({ sigmaData: 0 })).toThrow(/sigmaData/);
     expect(() => consistencyTrainingLoss({ weighting: 'exp' as never })).toThrow(FewstepError);
-    expect(() => cmWeighting('snr', x, -1)).toThrow(FewstepError);
+    expect(() => snrWeighting('snr', x, -1)).toThrow(FewstepError);
     x.dispose();
   });
 
   it('weightings follow CM get_weightings (snr = sigma^-2)', () => {
     const s = tf.tensor1d([0.5, 2]);
-    const w = (k: Parameters<typeof cmWeighting>[0]) => Array.from(cmWeighting(k, s).dataSync());
+    const w = (k: Parameters<typeof snrWeighting>[0]) => Array.from(snrWeighting(k, s).dataSync());
     expect(w('uniform')).toEqual([1, 1]);
     expect(w('snr')).toEqual([4, 0.25]);
     expect(w('snr+1')).toEqual([5, 1.25]);

@@ -69,16 +69,5 @@ export const lossesCases: FuzzCase[] = [
     L.assertFiniteLoss('fuzz', mk.t(p) as tf.Tensor1D);
     return compute(L.withFiniteCheck(L.edmLoss()), c, mk);
   }, finiteNet),
-  defineCase('cmWeighting', fc.tuple(maybe(fc.constantFrom('uniform', 'snr', 'snr+1', 'karras', 'truncated-snr')), tensorArb({ maxRank: 2 }), opt(num)),
-    ([k, s, sd], mk) => L.cmWeighting(k as never, mk.t(s), sd), ([, s]) => s.fill !== 'zero'),
-  defineCase('updateEma (losses)', fc.tuple(tensorArb({ maxRank: 2, float: true }), tensorArb({ maxRank: 2 }), num), ([a, b, rate], mk) => {
-    const v = tf.variable(mk.t(a));
-    try {
-      L.updateEma([v], [mk.t(b)], rate);
-      return Array.from(v.dataSync());
-    } finally {
-      v.dispose();
-    }
-  }),
   defineCase('withoutGradient', fc.oneof(tensorArb(), junk), (x, mk) => L.withoutGradient((typeof x === 'object' && x !== null && 'tensor' in x ? () => tf.mul(mk.t(x), 2) : x) as never)),
 ];

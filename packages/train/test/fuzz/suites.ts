@@ -27,10 +27,6 @@ export const SUITES: { pkg: string; cases: FuzzCase[]; knownGaps: KnownGap[] }[]
     knownGaps: [
       { note: 'losses metrics.ts bilinearResize(x, size): size has no upper bound (2^40 -> raw RangeError)', matches: (c, p) => c === 'bilinearResize' && p.includes('RangeError') },
       { note: "losses gradient.ts withoutGradient(fn): fn's return value unchecked (() => 1 -> raw tfjs customGrad error)", matches: (c, p) => c === 'withoutGradient' && p.startsWith('raw') },
-      {
-        note: 'losses consistency.ts cmWeighting(kind, sigma): sigma dtype unchecked (int32/bool 0 -> silent Infinity)',
-        matches: (c, p, a) => c === 'cmWeighting' && p.startsWith('silent') && a[1]?.dtype !== 'float32',
-      },
     ],
   },
   {
