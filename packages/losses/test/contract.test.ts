@@ -57,8 +57,9 @@ describe('the Loss contract', () => {
     expect(reduceLoss(p, 'mean').dataSync()[0]).toBe(2);
     expect(reduceLoss(p, 'sum').dataSync()[0]).toBe(6);
     expect(() => reduceLoss(p, 'max' as never)).toThrow(FewstepError);
-    expect(() => reduceLoss(tf.zeros([2, 2]) as unknown as tf.Tensor1D)).toThrow(FewstepError);
-    p.dispose();
+    const m = tf.zeros([2, 2]);
+    expect(() => reduceLoss(m as unknown as tf.Tensor1D)).toThrow(FewstepError);
+    tf.dispose([p, m]);
   });
 });
 

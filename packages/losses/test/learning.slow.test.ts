@@ -41,12 +41,17 @@ afterAll(() => {
   teacherNet.dispose();
 });
 
-async function train(loss: Loss, vars: tf.Variable[], steps: number, lr: number, ctx: (k: number, x: tf.Tensor) => Omit<LossContext, 'noise'>, after?: (k: number) => void): Promise<number[]> {
+async function train(loss: Loss, vars: tf.Variable[], steps: number, lr: number | ((k: number) => number), ctx: (k: number, x: tf.Tensor) => Omit<LossContext, 'noise'>, after?: (k: number) => void): Promise<number[]> {
   const t0 = Date.now();
-  const opt = tf.train.adam(lr);
+  const lrAt = typeof lr === 'number' ? () => lr : lr;
+  let opt = tf.train.adam(lrAt(0));
   const noise = seededNoise(11);
   const losses: number[] = [];
   for (let k = 0; k < steps; k++) {
+    if (k > 0 && lrAt(k) !== lrAt(k - 1)) {
+      opt.dispose();
+      opt = tf.train.adam(lrAt(k));
+    }
     const x = tf.tidy(() => tf.gather(data, tf.randomUniform([256], 0, data.shape[0], 'int32', 1000 + k)));
     const v = opt.minimize(() => loss.compute({ ...ctx(k, x), noise }).loss, true, vars);
     losses.push(v!.dataSync()[0]);
@@ -86,9 +91,10 @@ describe('2-D learning', () => {
     const fTrain = precondition(student.raw, ectPreconditioning({ mode: 'train' }));
     const fEval = precondition(ema.raw, ectPreconditioning({ mode: 'eval' }));
     results.ectUntuned1step = swdOf(oneStep(fEval, z));
-    // Toy settings: more mass at large t (pMean 1.0), a stage every 150 steps, c = 0.01.
-    const loss = ectLoss({ pMean: 1.0, pStd: 2.0, c: 0.01, stage: (k) => Math.floor(k / 150) });
-    await train(loss, student.vars, 2000, 3e-3, (k, x) => ({ network: fTrain, x, step: k }), () => updateEma(ema.vars, student.vars, 0.995));
+    // Toy settings: more mass at large t (pMean 1.0), a stage every 150 steps up to stage 6, c = 0.01.
+    const loss = ectLoss({ pMean: 1.0, pStd: 2.0, c: 0.01, stage: (k) => Math.min(Math.floor(k / 150), 6) });
+    const lr = (k: number) => (k < 2000 ? 3e-3 : 1e-3);
+    await train(loss, student.vars, 3000, lr, (k, x) => ({ network: fTrain, x, step: k }), () => updateEma(ema.vars, student.vars, 0.995));
     results.ect1step = swdOf(oneStep(fEval, z));
     student.dispose();
     ema.dispose();
