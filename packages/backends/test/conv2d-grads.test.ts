@@ -85,3 +85,35 @@ describe('Conv2DBackpropFilter / Conv2DBackpropInput', () => {
     for (const c of [CASES[0], CASES[2], CASES[8]]) expectNoBackendLeak(() => convGrads(c));
   });
 });
+
+describe('polyphase strided input gradient', () => {
+  test('is taken (not the zero-insertion fallback) for the strided cases, and agrees with cpu', async () => {
+    const { KernelRunner } = await import('../src/kernel-runner');
+    const { polyphaseInputGrad } = await import('../src/kernels/polyphase');
+    const { convGeometry } = await import('../src/kernels/conv-geometry');
+    await tf.setBackend('wasm');
+    const strided = CASES.filter((c) => c.s !== 1);
+    expect(strided.length).toBeGreaterThanOrEqual(7);
+    for (const c of strided) {
+      const info = convGeometry(c.x, c.w, c.s, c.pad, undefined);
+      const ho = info.outHeight;
+      const wo = info.outWidth;
+      const dy = seeded([c.x[0], ho, wo, c.w[3]], 5);
+      const w = seeded(c.w, 7);
+      const backend = tf.backend();
+      const got = tf.engine().makeTensorFromTensorInfo(
+        KernelRunner.use(backend, 'wasm', (r) => {
+          const wf = r.transpose(r.run('Reverse', { x: w }, { dims: [0, 1] }), [0, 1, 3, 2]);
+          const out = polyphaseInputGrad(r, dy, wf, c.x, [info.strideHeight, info.strideWidth], [info.padInfo.top, info.padInfo.left]);
+          if (out === null) throw new Error(`polyphase declined ${label(c)}`);
+          return out;
+        }),
+      );
+      const [a] = [Float32Array.from(got.dataSync())];
+      const [e] = await onBackend('cpu', () => tf.conv2dTranspose(dy as tf.Tensor4D, w as tf.Tensor4D, c.x, c.s, c.pad as never));
+      await tf.setBackend('wasm');
+      expect(relError(a, e), label(c)).toBeLessThan(1e-4);
+      tf.dispose([got, dy, w]);
+    }
+  });
+});

@@ -3,7 +3,7 @@
  * hand-off, preconditioning, time grids and distributions, curricula, noise sources, EMA,
  * optimizers, and the FewstepError type.
  */
-export { FewstepError, Validator, validate, describe, isTensor } from './errors';
+export { FewstepError, Validator, validate, describe, isTensor, MAX_LENGTH } from './errors';
 export type { NumberBounds } from './errors';
 export type { Network, NetworkOptions, RawNetwork } from './network';
 export { perSample, meanOverNonBatch, sumOverNonBatch, toPerSample } from './broadcast';
@@ -75,3 +75,8 @@ export { mdmGammas, vdmLossWeights, shiftGamma } from './mdm-schedules';
 export type { MdmScheduleType } from './mdm-schedules';
 export { snrWeighting, SNR_WEIGHTINGS } from './weightings';
 export type { SnrWeighting } from './weightings';
+export { createRng, hash32 } from './rng';
+export type { Rng } from './rng';
+export { fromLayersModel } from './layers-model';
+export { readSafetensors, writeSafetensors, halfToFloat, floatToHalf } from './safetensors';
+export type { HostTensor, SafetensorsDtype, SafetensorsFile } from './safetensors';

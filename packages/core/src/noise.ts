@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { FewstepError, validate } from './errors';
+import { createRng, hash32 } from './rng';
 
 /**
  * Every random draw in fewstep goes through a NoiseSource, so a run can be replayed exactly, two
@@ -25,30 +26,17 @@ export type NoiseState =
   | { kind: 'per-sample'; seeds: number[]; counter: number }
   | { kind: 'replay'; position: number };
 
-/** Mixes (seed, counter, lane) into a 32-bit seed (splitmix32-style finaliser). */
+/** A fresh 32-bit seed for draw `counter` (and sub-stream `lane`) of a source seeded with `seed`. */
 function mixSeed(seed: number, counter: number, lane = 0): number {
-  let h = (seed ^ Math.imul(counter + 1, 0x9e3779b9) ^ Math.imul(lane + 1, 0x85ebca6b)) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x21f0aaad) >>> 0;
-  h = Math.imul(h ^ (h >>> 15), 0x735a2d97) >>> 0;
-  return (h ^ (h >>> 15)) >>> 0;
-}
-
-/** mulberry32: a small, fast, seeded uniform generator on JS numbers. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return hash32(hash32(seed, counter), lane);
 }
 
 function checkShape(where: string, shape: unknown): number[] {
   const check = validate(where);
   if (!Array.isArray(shape)) return check.fail('shape', 'an array of non-negative integers', shape);
-  shape.forEach((s: unknown, i: number) => check.integer(`shape[${i}]`, s, { min: 0 }));
+  shape.forEach((s: unknown, i: number) => check.size(`shape[${i}]`, s, 0));
+  const size = (shape as number[]).reduce((a, b) => a * b, 1);
+  check.check(size <= 2 ** 28, 'shape', 'a shape of at most 2^28 elements', shape);
   return shape as number[];
 }
 
@@ -111,7 +99,7 @@ abstract class CountingSource implements NoiseSource {
     check.integer('low', low);
     check.integer('high', high, { gt: low });
     const out = this.rows(shape, (s, seed) => {
-      const next = mulberry32(seed);
+      const next = createRng(seed).uniform;
       const size = s.reduce((a, b) => a * b, 1);
       const v = new Int32Array(size);
       for (let i = 0; i < size; i++) v[i] = low + Math.floor(next() * (high - low));
@@ -138,7 +126,7 @@ abstract class CountingSource implements NoiseSource {
   }
   categorical(probs: readonly number[], n: number): tf.Tensor1D {
     checkProbs('NoiseSource.categorical', probs, n);
-    const next = mulberry32(this.drawSeed(0));
+    const next = createRng(this.drawSeed(0)).uniform;
     const u = Array.from({ length: n }, next);
     this.counter++;
     return tf.tensor1d(categoricalFromUniform(probs, u), 'int32');

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { perSample } from './broadcast';
+import { perSample, toPerSample } from './broadcast';
 import { validate } from './errors';
 import type { Network, NetworkOptions, RawNetwork } from './network';
 
@@ -200,8 +200,8 @@ export function precondition(raw: RawNetwork, pre: Preconditioning): Network {
     tf.tidy(() => {
       const check = validate(`precondition(${pre.name})`);
       check.tensor('x', x);
-      check.shape('sigma', sigma, [x.shape[0]]);
-      const c = pre.coefficients(sigma);
+      // One sigma per sample; a 0-d sigma (as ECT's sampler passes) is broadcast to the batch.
+      const c = pre.coefficients(toPerSample(sigma, x.shape[0], `precondition(${pre.name})`, 'sigma'));
       const F = raw(x.mul(perSample(c.cIn, x)), c.cNoise, opts);
       check.sameShape('x', x, 'raw network output', F);
       return x.mul(perSample(c.cSkip, x)).add(F.mul(perSample(c.cOut, x)));

@@ -120,7 +120,12 @@ describe('preconditioning errors', () => {
     expect(() => precondition(null as never, edmPreconditioning())).toThrow(/raw must be a function/);
     const net = precondition(affine(1, 0, 0), edmPreconditioning());
     const x = tf.ones([2, 2, 2, 1]);
-    expect(() => net(x, tf.ones([3]))).toThrow(/sigma must be a tensor of shape \[2\]/);
+    expect(() => net(x, tf.ones([3]))).toThrow(/sigma must be a number or a tensor of shape \[2\]/);
+    const scalarSigma = tf.scalar(2);
+    const fromScalar = net(x, scalarSigma);
+    const twoSigmas = tf.fill([2], 2);
+    expect(Array.from(fromScalar.dataSync())).toEqual(Array.from(net(x, twoSigmas).dataSync()));
+    tf.dispose([scalarSigma, fromScalar, twoSigmas]);
     const bad = precondition(() => tf.ones([1]), edmPreconditioning());
     expect(() => bad(x, tf.ones([2]))).toThrow(/raw network output must have the shape of x/);
     x.dispose();

@@ -138,3 +138,26 @@ describe('broadcasting helpers', () => {
     expect(() => meanOverNonBatch(tf.scalar(1))).toThrow(/x must be a tensor of rank/);
   });
 });
+
+describe('fromLayersModel', () => {
+  it('runs a two-input LayersModel as a network inside a predictor, without leaks', async () => {
+    const { fromLayersModel } = await import('@fewstep/core');
+    const xIn = tf.input({ shape: [4] });
+    const tIn = tf.input({ shape: [1] });
+    const h = tf.layers.concatenate().apply([xIn, tIn]) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ units: 4, kernelInitializer: 'ones', useBias: false }).apply(h) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: [xIn, tIn], outputs: out });
+    const net = fromLayersModel(model);
+    const p = createPredictor({ network: net, transport: linearTransport(), parameterisation: 'flow' });
+    await expectNoLeak(() => {
+      const x = tf.ones([2, 4]);
+      const r = p.predict(x, 0.5);
+      // every output unit = sum(x) + t = 4.5
+      expect(Array.from(r.output.dataSync())).toEqual(new Array(8).fill(4.5));
+      return [x, r];
+    });
+    expect(() => fromLayersModel({} as never)).toThrow(/model must be a tf.LayersModel/);
+    expect(() => fromLayersModel(model, { inputs: 'x' })).toThrow(/a model with 1 input\(s\)/);
+    model.dispose();
+  });
+});

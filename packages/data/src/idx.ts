@@ -104,6 +104,11 @@ export function parseMnistLabels(bytes: Uint8Array, source = 'MNIST labels'): Ui
 
 /** Writes an IDX file of uint8 values (for tests and for saving small data sets). */
 export function encodeIdxUint8(shape: number[], data: Uint8Array): Uint8Array {
+  const where = 'encodeIdxUint8';
+  if (!Array.isArray(shape) || shape.length < 1 || shape.length > 255 || shape.some((s) => !Number.isInteger(s) || s < 0 || s > 0xffffffff)) {
+    throw new FewstepError(where, `shape must be 1 to 255 non-negative integer sizes, got ${describe(shape)}`, 'shape');
+  }
+  if (!(data instanceof Uint8Array)) throw new FewstepError(where, `data must be a Uint8Array, got ${describe(data)}`, 'data');
   const count = shape.reduce((a, b) => a * b, 1);
   if (count !== data.length) {
     throw new FewstepError('encodeIdxUint8', `data must have ${count} values for shape [${shape.join(', ')}], got ${data.length}`, 'data');

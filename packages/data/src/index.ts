@@ -1,5 +1,4 @@
-export { createRng, permutation } from './random';
-export type { Rng } from './random';
+export { permutation } from './random';
 export { sampleToy, sampleToyArray, TOY_DISTRIBUTIONS } from './toy2d';
 export type { ToyDistribution, ToyOptions } from './toy2d';
 export { parseIdx, parseMnistImages, parseMnistLabels, encodeIdxUint8 } from './idx';

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { validate } from '@fewstep/core';
-import { createRng, type Rng } from './random';
+import { createRng, validate, type Rng } from '@fewstep/core';
 
 /** The names of the built-in low-dimensional toy distributions. */
 export const TOY_DISTRIBUTIONS = ['moons', 'eightGaussians', 'swissRoll', 'checkerboard', 'gaussian'] as const;
@@ -9,6 +8,8 @@ export type ToyDistribution = (typeof TOY_DISTRIBUTIONS)[number];
 export interface ToyOptions {
   /** Seed of the sampling stream (default 0). */
   seed?: number;
+  /** An injected random source (e.g. shared with a training loop); takes precedence over `seed`. */
+  rng?: Rng;
   /** Standard deviation of the noise added to the clean shape (default per distribution). */
   noise?: number;
   /** Dimension of `gaussian` (1 or 2, default 2); the other distributions are 2-D. */
@@ -67,7 +68,9 @@ export function sampleToyArray(name: ToyDistribution, n: number, options: ToyOpt
   check.oneOf('name', name, TOY_DISTRIBUTIONS);
   check.integer('n', n, { min: 1 });
   const seed = check.integer('options.seed', options.seed ?? 0);
-  const rng = createRng(seed);
+  const rng = options.rng ?? createRng(seed);
+  const ok = typeof rng === 'object' && rng !== null && ['uniform', 'normal', 'int'].every((k) => typeof (rng as any)[k] === 'function');
+  check.check(ok, 'options.rng', 'an Rng {uniform, normal, int} (see createRng)', rng);
   if (name === 'gaussian') return sampleGaussian(rng, n, options);
   const spec = SAMPLERS[name];
   const noise = check.finite('options.noise', options.noise ?? spec.noise, { min: 0 });

@@ -57,6 +57,9 @@ describe('parseIdx', () => {
   });
   it('encodeIdxUint8 checks the data length', () => {
     expect(() => encodeIdxUint8([2, 2], new Uint8Array(3))).toThrowError(/data must have 4 values/);
+    expect(() => encodeIdxUint8([], new Uint8Array(0))).toThrowError(/shape must be 1 to 255 non-negative integer sizes, got \[\]/);
+    expect(() => encodeIdxUint8([1.5], new Uint8Array(1))).toThrowError(/shape must be/);
+    expect(() => encodeIdxUint8([1], [1] as never)).toThrowError(/data must be a Uint8Array/);
   });
 });
 

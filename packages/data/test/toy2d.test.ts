@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { FewstepError } from '@fewstep/core';
-import { createRng, permutation, sampleToy, sampleToyArray, TOY_DISTRIBUTIONS } from '@fewstep/data';
+import { createRng } from '@fewstep/core';
+import { permutation, sampleToy, sampleToyArray, TOY_DISTRIBUTIONS } from '@fewstep/data';
 import { expectNoLeak, useTestBackend } from '@fewstep/testing';
 
 beforeAll(useTestBackend);
@@ -61,6 +62,16 @@ describe('sampleToy', () => {
       expect(Array.from(y.dataSync())).not.toEqual(Array.from(sampleToyArray(name, 64, { seed: 6 })));
       y.dispose();
     }
+  });
+  it('draws from an injected random source, continuing its stream', () => {
+    const rng = createRng(11);
+    const a = sampleToyArray('moons', 8, { rng });
+    const b = sampleToyArray('moons', 8, { rng });
+    expect(Array.from(b)).not.toEqual(Array.from(a));
+    const replay = createRng(11);
+    expect(Array.from(sampleToyArray('moons', 8, { rng: replay }))).toEqual(Array.from(a));
+    expect(Array.from(sampleToyArray('moons', 8, { rng: replay }))).toEqual(Array.from(b));
+    expect(() => sampleToy('moons', 8, { rng: {} as never })).toThrowError(/options.rng must be an Rng/);
   });
   it('eightGaussians: points sit near the 8 centres of radius 2', () => {
     const v = sampleToyArray('eightGaussians', 4000, { seed: 1, noise: 0.02 });

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { FewstepError, validate } from '@fewstep/core';
+import { FewstepError, readSafetensors, validate, writeSafetensors, type HostTensor } from '@fewstep/core';
 import { frechetDistance } from './frechet';
-import { decodeF32Safetensors, encodeF32Safetensors, type NamedArray } from './safetensors-lite';
 
 export interface MnistClassifierOptions {
   /** Image side: 28 (raw MNIST, default) or 32 (padded). */
@@ -211,19 +210,29 @@ function layerWeights(model: tf.LayersModel): [string, tf.LayerVariable][] {
 /** The classifier's weights as safetensors bytes (keys `<layer>.kernel` / `<layer>.bias`). */
 export function saveClassifierWeights(model: tf.LayersModel, metadata: Record<string, string> = {}): Uint8Array {
   checkModel('saveClassifierWeights', model);
-  const arrays: Record<string, NamedArray> = {};
+  const arrays: Record<string, HostTensor> = {};
   for (const [name, w] of layerWeights(model)) {
     const value = w.read();
     arrays[name] = { shape: w.shape.map(Number), data: value.dataSync() as Float32Array };
   }
-  return encodeF32Safetensors(arrays, metadata);
+  return writeSafetensors(arrays, { metadata });
+}
+
+/** Reads a safetensors file, naming the source in the error. */
+function readClassifierFile(bytes: Uint8Array, source: string): { arrays: Record<string, HostTensor>; metadata: Record<string, string> } {
+  try {
+    const file = readSafetensors(bytes);
+    return { arrays: file.tensors, metadata: file.metadata };
+  } catch (e) {
+    throw new FewstepError('loadClassifierWeights', `${source}: ${(e as Error).message}`, 'bytes');
+  }
 }
 
 /** Loads safetensors weights written by `saveClassifierWeights`, checking names and shapes. */
 export function loadClassifierWeights(model: tf.LayersModel, bytes: Uint8Array, source = 'classifier weights'): Record<string, string> {
   const where = 'loadClassifierWeights';
   checkModel(where, model);
-  const { arrays, metadata } = decodeF32Safetensors(bytes, source);
+  const { arrays, metadata } = readClassifierFile(bytes, source);
   const weights = layerWeights(model);
   const expected = new Set(weights.map(([n]) => n));
   const extra = Object.keys(arrays).filter((k) => !expected.has(k));

@@ -1,6 +1,6 @@
 import { validate } from '@fewstep/core';
 import { checkSameDim, toRows, type FeatureSet } from './features';
-import { matmul, meanAndCovariance, symmetricEigen, sqrtPsd, trace } from './linalg';
+import { matmulUnchecked as matmul, meanAndCovariance, symmetricEigen, sqrtPsd, trace } from './linalg';
 
 /** Gaussian statistics of a feature set: mean `[D]` and unbiased covariance `[D, D]` (float64). */
 export interface FeatureStatistics {

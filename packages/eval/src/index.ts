@@ -1,7 +1,7 @@
 export { frechetDistance, frechetDistanceFromStatistics, featureStatistics } from './frechet';
 export type { FeatureStatistics } from './frechet';
 export type { FeatureSet } from './features';
-export { symmetricEigen, sqrtPsd, matmul, meanAndCovariance } from './linalg';
+export { symmetricEigen, sqrtPsd, meanAndCovariance } from './linalg';
 export { mmdUnbiased } from './mmd';
 export type { MmdOptions } from './mmd';
 export { slicedWasserstein, wasserstein1dPow, randomDirections } from './sliced';

@@ -1,3 +1,14 @@
+import { validate } from '@fewstep/core';
+
+/** Checks that `a` holds an n x n matrix of finite numbers. */
+function checkSquare(where: string, argument: string, a: Float64Array, n: number): void {
+  const check = validate(where);
+  check.integer('n', n, { min: 1 });
+  check.check(a instanceof Float64Array && a.length === n * n, argument, `a Float64Array of n*n = ${n * n} values`, a instanceof Float64Array ? `${a.length} values` : a);
+  const bad = a.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) check.fail(`${argument}[${bad}]`, 'a finite number', a[bad]);
+}
+
 /**
  * Dense float64 linear algebra for the metrics (JS numbers, so results do not depend on a
  * backend's float32). Matrices are row-major Float64Array of n*n.
@@ -5,6 +16,12 @@
 
 /** C = A B for n x n matrices. */
 export function matmul(a: Float64Array, b: Float64Array, n: number): Float64Array {
+  checkSquare('matmul', 'a', a, n);
+  checkSquare('matmul', 'b', b, n);
+  return matmulUnchecked(a, b, n);
+}
+
+export function matmulUnchecked(a: Float64Array, b: Float64Array, n: number): Float64Array {
   const c = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     for (let k = 0; k < n; k++) {
@@ -16,6 +33,7 @@ export function matmul(a: Float64Array, b: Float64Array, n: number): Float64Arra
   return c;
 }
 
+/** Sum of the diagonal (internal: inputs already checked). */
 export function trace(a: Float64Array, n: number): number {
   let t = 0;
   for (let i = 0; i < n; i++) t += a[i * n + i];
@@ -29,6 +47,8 @@ export function trace(a: Float64Array, n: number): number {
  * covariances in the Fréchet distance.
  */
 export function symmetricEigen(matrix: Float64Array, n: number, maxSweeps = 100): { values: Float64Array; vectors: Float64Array } {
+  checkSquare('symmetricEigen', 'matrix', matrix, n);
+  validate('symmetricEigen').integer('maxSweeps', maxSweeps, { min: 1 });
   const a = Float64Array.from(matrix);
   // Symmetrise: tiny asymmetries from float accumulation would otherwise be lost silently.
   for (let i = 0; i < n; i++) {
@@ -89,6 +109,7 @@ function rotate(a: Float64Array, v: Float64Array, n: number, p: number, q: numbe
  * eigenvalues that rounding pushed slightly below zero are clipped rather than made complex.
  */
 export function sqrtPsd(a: Float64Array, n: number): Float64Array {
+  checkSquare('sqrtPsd', 'a', a, n);
   const { values, vectors } = symmetricEigen(a, n);
   const out = new Float64Array(n * n);
   for (let k = 0; k < n; k++) {
@@ -105,6 +126,10 @@ export function sqrtPsd(a: Float64Array, n: number): Float64Array {
 
 /** Column means and the unbiased (n - 1) covariance of `rows` x `dim` samples. */
 export function meanAndCovariance(data: Float64Array, rows: number, dim: number): { mean: Float64Array; cov: Float64Array } {
+  const check = validate('meanAndCovariance');
+  check.integer('rows', rows, { min: 2 });
+  check.integer('dim', dim, { min: 1 });
+  check.check(data instanceof Float64Array && data.length === rows * dim, 'data', `a Float64Array of rows*dim = ${rows * dim} values`, data);
   const mean = new Float64Array(dim);
   for (let r = 0; r < rows; r++) for (let d = 0; d < dim; d++) mean[d] += data[r * dim + d];
   for (let d = 0; d < dim; d++) mean[d] /= rows;

@@ -1,6 +1,5 @@
-import { validate } from '@fewstep/core';
+import { createRng, validate } from '@fewstep/core';
 import { checkSameDim, toRows, type FeatureSet, type Rows } from './features';
-import { seededNormals } from './random';
 
 export interface SlicedWassersteinOptions {
   /** Number of random directions (default 256); ignored for 1-D data, where the one direction is exact. */
@@ -16,7 +15,15 @@ export interface SlicedWassersteinOptions {
  * sizes: the integral over u in (0, 1) of |F^-1(u) - G^-1(u)|^p, with both quantile functions
  * piecewise constant, evaluated exactly by merging their breakpoints i/n and j/m.
  */
-export function wasserstein1dPow(a: Float64Array, b: Float64Array, p: number): number {
+export function wasserstein1dPow(a: ArrayLike<number>, b: ArrayLike<number>, p: number): number {
+  const check = validate('wasserstein1dPow');
+  check.numbers('a', a, { minLength: 1 });
+  check.numbers('b', b, { minLength: 1 });
+  check.finite('p', p, { min: 1 });
+  return wasserstein1dPowUnchecked(Float64Array.from(a), Float64Array.from(b), p);
+}
+
+function wasserstein1dPowUnchecked(a: Float64Array, b: Float64Array, p: number): number {
   const x = Float64Array.from(a).sort();
   const y = Float64Array.from(b).sort();
   const n = x.length;
@@ -55,7 +62,7 @@ export function randomDirections(count: number, dim: number, seed = 0): Float64A
   check.integer('count', count, { min: 1 });
   check.integer('dim', dim, { min: 1 });
   check.integer('seed', seed);
-  const normal = seededNormals(seed);
+  const normal = createRng(seed).normal;
   return Array.from({ length: count }, () => {
     const v = new Float64Array(dim);
     let norm = 0;
@@ -87,6 +94,6 @@ export function slicedWasserstein(x: FeatureSet, y: FeatureSet, options: SlicedW
   const p = check.finite('options.p', options.p ?? 2, { min: 1 });
   const dirs = rx.dim === 1 ? [Float64Array.of(1)] : randomDirections(count, rx.dim, seed);
   let total = 0;
-  for (const dir of dirs) total += wasserstein1dPow(project(rx, dir), project(ry, dir), p);
+  for (const dir of dirs) total += wasserstein1dPowUnchecked(project(rx, dir), project(ry, dir), p);
   return (total / dirs.length) ** (1 / p);
 }

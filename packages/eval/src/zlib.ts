@@ -1,4 +1,8 @@
-import { FewstepError } from '@fewstep/core';
+import { FewstepError, describe } from '@fewstep/core';
+
+function checkBytes(where: string, argument: string, bytes: unknown): void {
+  if (!(bytes instanceof Uint8Array)) throw new FewstepError(where, `${argument} must be a Uint8Array, got ${describe(bytes)}`, argument);
+}
 
 /**
  * zlib streams for PNG. In Node the real deflate (node:zlib) is used, reached through
@@ -10,6 +14,7 @@ let table: Uint32Array | null = null;
 
 /** CRC-32 (IEEE, as used by PNG chunks and gzip) of `bytes`. */
 export function crc32(bytes: Uint8Array, crc = 0): number {
+  checkBytes('crc32', 'bytes', bytes);
   if (!table) {
     table = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {
@@ -25,6 +30,7 @@ export function crc32(bytes: Uint8Array, crc = 0): number {
 
 /** Adler-32 checksum (the zlib trailer). */
 export function adler32(bytes: Uint8Array): number {
+  checkBytes('adler32', 'bytes', bytes);
   let a = 1;
   let b = 0;
   // 5552 is the largest block for which b cannot overflow 2^32 before the modulo.
@@ -42,6 +48,7 @@ export function adler32(bytes: Uint8Array): number {
 
 /** A zlib stream of stored (uncompressed) deflate blocks of at most 65535 bytes. */
 export function zlibStored(data: Uint8Array): Uint8Array {
+  checkBytes('zlibStored', 'data', data);
   const blocks = Math.max(1, Math.ceil(data.length / 65535));
   const out = new Uint8Array(2 + blocks * 5 + data.length + 4);
   out[0] = 0x78; // CM = 8 (deflate), CINFO = 7 (32K window)
@@ -64,6 +71,7 @@ export function zlibStored(data: Uint8Array): Uint8Array {
 /** Reads a zlib stream made only of stored blocks (what `zlibStored` writes). */
 export function inflateStored(stream: Uint8Array): Uint8Array {
   const where = 'inflateStored';
+  checkBytes(where, 'stream', stream);
   if (stream.length < 6 || (stream[0] & 0x0f) !== 8 || ((stream[0] << 8) | stream[1]) % 31 !== 0) {
     throw new FewstepError(where, 'stream is not a zlib stream', 'stream');
   }

@@ -102,7 +102,7 @@ describe('MNIST classifier', () => {
       /w.safetensors: hidden.kernel has shape \[784, 32\], the model expects \[784, 256\]/,
     );
     const conv = createMnistClassifier({ kind: 'conv' });
-    expect(() => loadClassifierWeights(model, saveClassifierWeights(conv))).toThrowError(/unexpected tensor\(s\) conv0.kernel/);
+    expect(() => loadClassifierWeights(model, saveClassifierWeights(conv))).toThrowError(/unexpected tensor\(s\) .*conv0.kernel/);
     expect(() => loadClassifierWeights(model, new Uint8Array(4))).toThrowError(FewstepError);
     tf.dispose([x, y, x32]);
     [model, other, conv].forEach((m) => m.dispose());

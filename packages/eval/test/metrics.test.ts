@@ -7,7 +7,7 @@ import {
   featureStatistics,
   frechetDistance,
   frechetDistanceFromStatistics,
-  matmul,
+  meanAndCovariance,
   mmdUnbiased,
   randomDirections,
   slicedWasserstein,
@@ -17,6 +17,7 @@ import {
   type FeatureStatistics,
 } from '@fewstep/eval';
 import { expectNoLeak, useTestBackend } from '@fewstep/testing';
+import { matmul } from '../src/linalg';
 
 beforeAll(useTestBackend);
 
@@ -64,6 +65,14 @@ describe('linear algebra', () => {
     }
     // sqrt of diag(4, 9) is diag(2, 3).
     expect(Array.from(sqrtPsd(Float64Array.from([4, 0, 0, 9]), 2))).toEqual([2, 0, 0, 3]);
+  });
+  it('rejects malformed matrices with FewstepError', () => {
+    expect(() => sqrtPsd(Float64Array.of(1, 2, 3), 2)).toThrowError(/sqrtPsd: a must be a Float64Array of n\*n = 4 values, got "3 values"/);
+    expect(() => symmetricEigen(Float64Array.of(1, NaN, NaN, 1), 2)).toThrowError(/matrix\[1\] must be a finite number, got NaN/);
+    expect(() => matmul([1] as never, Float64Array.of(1), 1)).toThrowError(/matmul: a must be a Float64Array/);
+    expect(() => symmetricEigen(Float64Array.of(1), 0)).toThrowError(/n must be an integer >= 1/);
+    expect(() => meanAndCovariance(Float64Array.of(1, 2), 1, 2)).toThrowError(/rows must be an integer >= 2/);
+    expect(() => meanAndCovariance(Float64Array.of(1, 2), 2, 2)).toThrowError(/data must be a Float64Array of rows\*dim = 4 values/);
   });
 });
 
@@ -170,6 +179,9 @@ describe('slicedWasserstein', () => {
     expect(wasserstein1dPow(Float64Array.of(1, 0), Float64Array.of(0, 3, 0), 1)).toBeCloseTo(5 / 6, 14);
     expect(wasserstein1dPow(Float64Array.of(1, 0), Float64Array.of(0, 3, 0), 2)).toBeCloseTo(1 / 6 + 4 / 3, 14);
     expect(slicedWasserstein([[1], [0]], [[0], [3], [0]], { p: 1 })).toBeCloseTo(5 / 6, 14);
+    expect(() => wasserstein1dPow([], [1], 1)).toThrowError(/a must be an array of at least 1 numbers/);
+    expect(() => wasserstein1dPow([1], [NaN], 1)).toThrowError(/b\[0\] must be a finite number/);
+    expect(() => wasserstein1dPow([1], [1], 0)).toThrowError(/p must be a number >= 1/);
   });
   it('1-D shift by c gives exactly c; 2-D shift by c gives |c| / sqrt(2) as projections grow', () => {
     const x = lcgRows(200, 1, 4);

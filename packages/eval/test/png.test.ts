@@ -56,6 +56,10 @@ describe('checksums and zlib', () => {
     const bad = z.slice();
     bad[bad.length - 1] ^= 1;
     expect(() => inflateStored(bad)).toThrowError(/Adler-32 checksum mismatch/);
+    expect(() => crc32('abc' as never)).toThrowError(/crc32: bytes must be a Uint8Array, got "abc"/);
+    expect(() => adler32([1] as never)).toThrowError(FewstepError);
+    expect(() => zlibStored(null as never)).toThrowError(/data must be a Uint8Array/);
+    expect(() => inflateStored(new Uint8Array(3))).toThrowError(/not a zlib stream/);
   });
 });
 
@@ -76,6 +80,33 @@ describe('encodePng / decodePng', () => {
         expect(back).toMatchObject({ width: 13, height: 7, channels: c });
         expect(Buffer.compare(Buffer.from(back.data), Buffer.from(img.data))).toBe(0);
       }
+    }
+  });
+  it('without node:zlib (as in a browser) writes and reads stored-block PNGs', () => {
+    const proc = process as unknown as { getBuiltinModule?: unknown };
+    const original = proc.getBuiltinModule;
+    const img = gradient(70, 40, 3);
+    let png: Uint8Array;
+    let back: RasterImage;
+    try {
+      proc.getBuiltinModule = undefined;
+      png = encodePng(img);
+      back = decodePng(png);
+      expect(() => writeOutput('/tmp/x.png', png)).toThrowError(/needs Node/);
+    } finally {
+      proc.getBuiltinModule = original;
+    }
+    expect(png.length).toBeGreaterThan(40 * (70 * 3 + 1));
+    expect(Buffer.compare(Buffer.from(back.data), Buffer.from(img.data))).toBe(0);
+    // Stored blocks are a valid zlib stream for any reader.
+    expect(inflateSync(chunks(png)[1].body).length).toBe(40 * (70 * 3 + 1));
+    // A compressed PNG cannot be read without an inflater: a clear error, not garbage.
+    const compressed = encodePng(img);
+    try {
+      proc.getBuiltinModule = undefined;
+      expect(() => decodePng(compressed)).toThrowError(/compressed deflate blocks/);
+    } finally {
+      proc.getBuiltinModule = original;
     }
   });
   it('compresses a smooth image well when node:zlib is present', () => {

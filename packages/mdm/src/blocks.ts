@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { validate } from '@fewstep/core';
-import { Conv2d, ForwardContext, GroupNorm, Linear, Module, Rng, dropout, type InitSpec } from '@fewstep/nn';
+import { Conv2d, ForwardContext, GroupNorm, InitRng as Rng, Linear, Module, dropout, type InitSpec } from '@fewstep/nn';
 
 /**
  * The building blocks of apple/ml-mdm's UNet (models/unet.py), NHWC, with parameter names equal

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { validate } from '@fewstep/core';
-import { Conv2d, ForwardContext, Rng } from '@fewstep/nn';
+import { Conv2d, ForwardContext, InitRng as Rng } from '@fewstep/nn';
 import { ZERO_INIT } from './blocks';
 import { isNestedConfig, type NestedUNetConfig } from './config';
 import { UNet, record, type NestedResult, type UNetOptions } from './unet';

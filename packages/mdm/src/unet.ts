@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { validate, type NetworkOptions } from '@fewstep/core';
-import { Conv2d, ForwardContext, Linear, Module, Rng, type GroupNorm } from '@fewstep/nn';
+import { Conv2d, ForwardContext, InitRng as Rng, Linear, Module, type GroupNorm } from '@fewstep/nn';
 import { ResNetBlock, SequentialNames, ZERO_INIT, embedTimes, groupNorm, silu, torchInit } from './blocks';
 import { isNestedConfig, resolveConfig, type AnyUNetConfig, type ResolvedUNetConfig } from './config';
 

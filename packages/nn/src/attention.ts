@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
  * Returns a [B, H, W, C] with heads re-assembled as channel head·d + c. Scores are
  * softmax_k(q·k / sqrt(d)) per sample and head.
  */
-export function attention(qkv: tf.Tensor4D, numHeads: number): tf.Tensor4D {
+export function qkvAttention(qkv: tf.Tensor4D, numHeads: number): tf.Tensor4D {
   return tf.tidy(() => {
     const [B, H, W, C3] = qkv.shape;
     const C = C3 / 3;

@@ -1,11 +1,12 @@
 export { Module, ModuleDict } from './module';
 export type { Entry, Layout } from './module';
 export { ForwardContext, dropout, labelDropout } from './context';
-export { Rng, hash32 } from './rng';
+export { Rng as InitRng } from './rng';
 export { weightInit, INIT_MODES } from './init';
 export type { InitMode, InitSpec } from './init';
-export { readSafetensors, writeSafetensors, halfToFloat, floatToHalf } from './safetensors';
-export type { HostTensor, SafetensorsDtype, SafetensorsFile } from './safetensors';
+// safetensors lives in core (shared by nn, eval and train); re-exported here for nn users.
+export { readSafetensors, writeSafetensors, halfToFloat, floatToHalf } from '@fewstep/core';
+export type { HostTensor, SafetensorsDtype, SafetensorsFile } from '@fewstep/core';
 export { loadStateDict, stateDict, loadSafetensors, saveSafetensors, torchShape, fromTorchLayout, toTorchLayout } from './statedict';
 export type { LoadStateDictOptions, LoadStateDictResult } from './statedict';
 export { Linear } from './linear';
@@ -16,7 +17,7 @@ export { firDown, firUp, zeroInsert } from './resample';
 export { GroupNorm } from './groupnorm';
 export type { GroupNormOptions } from './groupnorm';
 export { PositionalEmbedding, FourierEmbedding } from './embedding';
-export { attention } from './attention';
+export { qkvAttention } from './attention';
 export { UNetBlock, silu } from './unetblock';
 export type { UNetBlockOptions } from './unetblock';
 export { SongUNet, ddpmpp, ncsnpp } from './songunet';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FewstepError, validate } from '@fewstep/core';
 import type { Layout, Module } from './module';
-import { readSafetensors, writeSafetensors, type HostTensor } from './safetensors';
+import { readSafetensors, writeSafetensors, type HostTensor } from '@fewstep/core';
 
 /** PyTorch's shape of a tensor kept here in `layout` with tfjs shape `shape`. */
 export function torchShape(shape: number[], layout: Layout): number[] {

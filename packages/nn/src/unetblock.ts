@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { validate } from '@fewstep/core';
-import { attention } from './attention';
+import { qkvAttention } from './attention';
 import { checkProbability, dropout, ForwardContext } from './context';
 import { Conv2d } from './conv2d';
 import { GroupNorm } from './groupnorm';
@@ -106,7 +106,7 @@ export class UNetBlock extends Module {
       h = this.conv1.forward(dropout(h, this.dropoutRate, ctx));
       h = h.add(this.skip ? this.skip.forward(x) : x).mul(this.skipScale);
       if (this.numHeads > 0 && this.norm2 && this.qkv && this.proj) {
-        const a = attention(this.qkv.forward(this.norm2.forward(h)), this.numHeads);
+        const a = qkvAttention(this.qkv.forward(this.norm2.forward(h)), this.numHeads);
         h = this.proj.forward(a).add(h).mul(this.skipScale);
       }
       return h;

@@ -156,6 +156,35 @@ describe('seeded dropout', () => {
     net.dispose();
   });
 
+  it('label dropout zeroes label rows in training mode only, reproducibly per seed', () => {
+    const cfg = { imgResolution: 8, inChannels: 2, outChannels: 2, modelChannels: 8, channelMult: [1], numBlocks: 1, attnResolutions: [], labelDim: 3, dropout: 0 };
+    const always = new SongUNet({ ...cfg, labelDropout: 0.999999 });
+    const half = new SongUNet({ ...cfg, labelDropout: 0.5 });
+    half.copyFrom(always);
+    tf.tidy(() => {
+      const x = tf.randomNormal([8, 8, 8, 2], 0, 1, 'float32', 1);
+      const t = tf.zeros([8]);
+      const labels = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1], 'int32'), 3);
+      const unlabeled = always.forward(x, t);
+      const dropped = always.forward(x, t, { classLabels: labels, train: true, dropoutSeed: 3 });
+      const kept = always.forward(x, t, { classLabels: labels });
+      expect(tf.max(tf.abs(dropped.sub(unlabeled))).dataSync()[0]).toBe(0);
+      expect(tf.max(tf.abs(kept.sub(unlabeled))).dataSync()[0]).toBeGreaterThan(0);
+      const h1 = half.forward(x, t, { classLabels: labels, train: true, dropoutSeed: 9 });
+      const h2 = half.forward(x, t, { classLabels: labels, train: true, dropoutSeed: 9 });
+      expect(tf.max(tf.abs(h1.sub(h2))).dataSync()[0]).toBe(0);
+      // Per sample, the output is either the labelled or the unlabelled one.
+      const perSample = (a: tf.Tensor, b: tf.Tensor) => Array.from(a.sub(b).abs().max([1, 2, 3]).dataSync());
+      const dKept = perSample(h1, kept);
+      const dDrop = perSample(h1, unlabeled);
+      dKept.forEach((d, i) => expect(Math.min(d, dDrop[i])).toBe(0));
+      expect(dKept.filter((d) => d === 0).length).toBeGreaterThan(0);
+      expect(dDrop.filter((d) => d === 0).length).toBeGreaterThan(0);
+    });
+    always.dispose();
+    half.dispose();
+  });
+
   it('rejects a non-integer dropoutSeed', () => {
     expect(() => new ForwardContext(true, 0.5)).toThrow(/dropoutSeed must be an integer/);
   });

@@ -3,26 +3,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { expectGolden, expectNoLeak, type Golden, useTestBackend } from '@fewstep/testing';
 import { DhariwalUNet, ForwardContext, loadStateDict, SongUNet, type HostTensor } from '@fewstep/nn';
 import { ectPreconditioning, edmPreconditioning, precondition, type Preconditioning } from '@fewstep/core';
-import { goldenWithWeights, input } from './helpers';
+import { buildNetwork, goldenWithWeights, input } from './helpers';
 
 beforeAll(async () => {
   await useTestBackend();
 });
-
-/** Builds the raw network of a golden case from its PyTorch kwargs. */
-export function buildNetwork(golden: Golden): SongUNet | DhariwalUNet {
-  const { class: cls, kwargs: k } = golden.params.network;
-  const common = {
-    imgResolution: k.img_resolution, inChannels: k.in_channels, outChannels: k.out_channels, labelDim: k.label_dim,
-    augmentDim: k.augment_dim, modelChannels: k.model_channels, channelMult: k.channel_mult,
-    channelMultEmb: k.channel_mult_emb, numBlocks: k.num_blocks, attnResolutions: k.attn_resolutions, dropout: k.dropout,
-  };
-  if (cls === 'DhariwalUNet') return new DhariwalUNet(common);
-  return new SongUNet({
-    ...common, embeddingType: k.embedding_type, channelMultNoise: k.channel_mult_noise, encoderType: k.encoder_type,
-    decoderType: k.decoder_type, resampleFilter: k.resample_filter,
-  });
-}
 
 function preconditioningOf(golden: Golden, mode: 'train' | 'eval'): Preconditioning {
   const p = golden.params.precond;

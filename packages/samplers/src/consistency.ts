@@ -25,7 +25,8 @@ export function consistencyStep(renoise: 'cm' | 'ect', opts: { sigmaMin?: number
       let scale: number;
       if (renoise === 'cm') {
         const next = Math.min(Math.max(ctx.tNext, sigmaMin), sigmaMax);
-        scale = Math.sqrt(next * next - sigmaMin * sigmaMin);
+        // The grid holds float32 values: sigma(N-1; N) is sigmaMin rounded, which must give factor 0.
+        scale = Math.fround(next) <= Math.fround(sigmaMin) ? 0 : Math.sqrt(next * next - sigmaMin * sigmaMin);
       } else {
         if (!(ctx.tNext > 0)) return { x: xHat.clone(), xHat, zHat };
         scale = ctx.tNext;

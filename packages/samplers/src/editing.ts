@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { sigmaTransport, validate, type Network, type NoiseSource, type Predictor } from '@fewstep/core';
 import { cmIndexGrid, consistencyStep } from './consistency';
 import { clipDenoised } from './karras';
-import { defineSampler, sampleSteps, type SampleOptions } from './sampler';
+import { mapDataEstimate } from './estimator';
+import { defineSampler, sample, type SampleOptions } from './sampler';
 import type { Modifier } from './types';
 
 /**
@@ -20,15 +21,15 @@ export interface Replacement {
   check(images: tf.Tensor): void;
 }
 
-/** Inpainting: mask = 1 marks known pixels; mask broadcasts against the images (e.g. [B,H,W,C] or [1,H,W,1]). */
+/** Inpainting: mask = 1 marks known pixels; it broadcasts against the images (e.g. [B,H,W,C] or [1,H,W,1]). */
 export function inpaintingReplacement(mask: tf.Tensor): Replacement {
   const where = 'inpaintingReplacement';
   validate(where).tensor('mask', mask);
   return {
     name: 'inpainting',
     check(images) {
-      const ok = mask.rank === images.rank && mask.shape.every((s, i) => s === images.shape[i] || (s === 1 && i > 0));
-      if (!ok) validate(where).fail('mask', `a tensor of shape [${images.shape}] (axes after the first may be 1)`, mask);
+      const ok = mask.rank === images.rank && mask.shape.every((s, i) => s === images.shape[i] || s === 1);
+      if (!ok) validate(where).fail('mask', `a tensor of shape [${images.shape}] (any axis may be 1 to broadcast)`, mask);
     },
     replace: (a, b) => tf.tidy(() => tf.add(tf.mul(a, mask), tf.mul(b, tf.sub(1, mask)))),
     reference: (images) => tf.tidy(() => tf.add(tf.mul(images, mask), tf.mul(tf.sub(1, mask), -1))),
@@ -82,16 +83,7 @@ export function superResolutionReplacement(patchSize = 8): Replacement {
 
 /** A modifier that projects every data estimate: xHat <- replace(ref, xHat), zHat recomputed. */
 export function replaceEstimate(replacement: Replacement, ref: tf.Tensor): Modifier {
-  return {
-    name: `replace(${replacement.name})`,
-    wrap: (inner, { transport }) => (x, t, opts) =>
-      tf.tidy(() => {
-        const e = inner(x, t, opts);
-        const xHat = replacement.replace(ref, e.xHat);
-        const zHat = tf.div(tf.sub(x, tf.mul(xHat, transport.gammaIn(t))), transport.alphaIn(t));
-        return { xHat, zHat };
-      }),
-  };
+  return mapDataEstimate(`replace(${replacement.name})`, (xHat) => replacement.replace(ref, xHat));
 }
 
 export interface EditOptions {
@@ -142,10 +134,7 @@ export function edit(opts: EditOptions): { x: tf.Tensor; imagesRef: tf.Tensor } 
     const run: SampleOptions = { predictor: opts.predictor, network: opts.network, noise: opts.noise, signal: opts.signal };
     if (opts.x !== undefined) run.x = opts.x;
     else run.shape = images.shape;
-    const it = sampleSteps(sampler, run);
-    let r = it.next();
-    while (!r.done) r = it.next();
-    return { x: r.value, imagesRef };
+    return { x: sample(sampler, run), imagesRef };
   } catch (e) {
     imagesRef.dispose();
     throw e;

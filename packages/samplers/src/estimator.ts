@@ -8,7 +8,7 @@ import {
   type Predictor,
   type Transport,
 } from '@fewstep/core';
-import type { Estimator } from './types';
+import type { Estimator, Modifier } from './types';
 
 /** The model as an Estimator: one network call per evaluation, through the predictor. */
 export function estimatorOf(predictor: Predictor): Estimator {
@@ -53,4 +53,21 @@ export function withDataEstimate(transport: Transport, x: tf.Tensor, t: number, 
     xHat: xHat.clone(),
     zHat: tf.div(tf.sub(x, tf.mul(xHat, transport.gammaIn(t))), transport.alphaIn(t)),
   })) as Estimates;
+}
+
+/**
+ * A modifier from a function of the data estimate alone (clamping, thresholding, an editing
+ * projection): xHat <- fn(xHat, t), with zHat recomputed to match. Runs inside a tidy.
+ */
+export function mapDataEstimate(name: string, fn: (xHat: tf.Tensor, t: number) => tf.Tensor): Modifier {
+  validate('mapDataEstimate').fn('fn', fn);
+  return {
+    name,
+    wrap: (inner, { transport }) => (x, t, opts) =>
+      tf.tidy(() => {
+        const e = inner(x, t, opts);
+        const xHat = fn(e.xHat, t);
+        return { xHat, zHat: tf.div(tf.sub(x, tf.mul(xHat, transport.gammaIn(t))), transport.alphaIn(t)) };
+      }) as Estimates,
+  };
 }

@@ -14,7 +14,7 @@ export type {
 } from './types';
 export { defineSampler, sampleSteps, sample } from './sampler';
 export type { SamplerDefinition, SampleOptions } from './sampler';
-export { estimatorOf, withDataEstimate } from './estimator';
+export { estimatorOf, withDataEstimate, mapDataEstimate } from './estimator';
 export { ucgmStep, ucgmSampler } from './ucgm';
 export type { UcgmStepOptions, UcgmSamplerOptions } from './ucgm';
 export {
@@ -26,6 +26,8 @@ export {
   cmKarrasSampler,
 } from './karras';
 export type { ChurnSolver, ChurnOptions, KarrasGridOptions, EdmSamplerOptions, KDiffusionOptions, CmKarrasOptions } from './karras';
+export { cmSampler } from './cm';
+export type { CmSamplerKind } from './cm';
 export { consistencyStep, cmIndexGrid, cmMultistepSampler, ectMultistepSampler, oneStepSampler } from './consistency';
 export type { CmMultistepOptions, EctMultistepOptions, OneStepOptions } from './consistency';
 export { classifierFreeGuidance } from './guidance';

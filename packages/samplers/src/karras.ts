@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { karrasSigmas, sigmaTransport, validate } from '@fewstep/core';
 import { defineSampler } from './sampler';
+import { mapDataEstimate } from './estimator';
 import type { Modifier, Sampler, StepRule } from './types';
 
 /**
@@ -20,9 +21,10 @@ export interface ChurnOptions {
   /**
    * 'every-step' (default): a normal draw at every step even when gamma = 0, as EDM's edm_sampler
    * and k-diffusion do (needed to replay their noise). 'none': no draws (needs sChurn = 0), as
-   * OpenAI CM's plain sample_euler.
+   * OpenAI CM's plain sample_euler. 'when-churning': the clean variant, a draw only where gamma > 0
+   * (same samples in distribution, not replayable against the references).
    */
-  draws?: 'every-step' | 'none';
+  draws?: 'every-step' | 'when-churning' | 'none';
 }
 
 const SQRT2_MINUS_1 = Math.SQRT2 - 1;
@@ -33,7 +35,7 @@ function churnParams(where: string, opts: ChurnOptions) {
   const sTMin = check.number('sTMin', opts.sTMin ?? 0, { min: 0 });
   const sTMax = check.number('sTMax', opts.sTMax ?? Infinity, { min: sTMin });
   const sNoise = check.finite('sNoise', opts.sNoise ?? 1, { min: 0 });
-  const draws = check.oneOf('draws', opts.draws ?? 'every-step', ['every-step', 'none'] as const);
+  const draws = check.oneOf('draws', opts.draws ?? 'every-step', ['every-step', 'when-churning', 'none'] as const);
   if (draws === 'none' && sChurn > 0) check.fail('draws', '"every-step" when sChurn > 0', draws);
   return { sChurn, sTMin, sTMax, sNoise, draws };
 }
@@ -60,7 +62,7 @@ export function churnStep(solver: ChurnSolver, opts: ChurnOptions = {}): StepRul
       const gamma = p.sTMin <= sigma && sigma <= p.sTMax ? Math.min(p.sChurn / steps, SQRT2_MINUS_1) : 0;
       const sigmaHat = sigma * (gamma + 1);
       let xh = x;
-      if (p.draws === 'every-step') {
+      if (p.draws === 'every-step' || (p.draws === 'when-churning' && gamma > 0)) {
         const eps = ctx.noise.normal(x.shape);
         if (gamma > 0) xh = tf.add(x, tf.mul(eps, p.sNoise * Math.sqrt(sigmaHat ** 2 - sigma ** 2)));
       }
@@ -115,16 +117,7 @@ export function clipDenoised(lo = -1, hi = 1): Modifier {
   const check = validate('clipDenoised');
   check.finite('lo', lo);
   check.finite('hi', hi, { gt: lo });
-  return {
-    name: `clip(${lo}, ${hi})`,
-    wrap: (inner, { transport }) => (x, t, opts) =>
-      tf.tidy(() => {
-        const e = inner(x, t, opts);
-        const xHat = tf.clipByValue(e.xHat, lo, hi);
-        const zHat = tf.div(tf.sub(x, tf.mul(xHat, transport.gammaIn(t))), transport.alphaIn(t));
-        return { xHat, zHat };
-      }),
-  };
+  return mapDataEstimate(`clip(${lo}, ${hi})`, (xHat) => tf.clipByValue(xHat, lo, hi));
 }
 
 export interface KarrasGridOptions {
@@ -133,7 +126,7 @@ export interface KarrasGridOptions {
   rho?: number;
 }
 
-export interface EdmSamplerOptions extends KarrasGridOptions, Omit<ChurnOptions, 'draws'> {
+export interface EdmSamplerOptions extends KarrasGridOptions, ChurnOptions {
   /** Number of steps N (default 18): 2N - 1 network evaluations for Heun, N for Euler. */
   steps?: number;
   /** 'heun' (edm_sampler, Algorithm 2) or 'euler' (ablation_sampler with solver='euler'). Default 'heun'. */
@@ -154,7 +147,10 @@ export function edmSampler(opts: EdmSamplerOptions = {}): Sampler {
   const steps = check.integer('steps', opts.steps ?? 18, { min: 1 });
   const solver = check.oneOf('solver', opts.solver ?? 'heun', ['heun', 'euler'] as const);
   const grid = karrasSigmas(steps, opts);
-  return sigmaSampler(`edm-${solver}`, grid, churnStep(solver, { ...opts, draws: 'every-step' }), opts.modifiers);
+  // EDM draws every step (default), also where gamma = 0; 'when-churning' is the clean variant.
+  const draws = opts.draws ?? 'every-step';
+  if (draws === 'none') validate('edmSampler').fail('draws', '"every-step" or "when-churning"', draws);
+  return sigmaSampler(`edm-${solver}`, grid, churnStep(solver, { ...opts, draws }), opts.modifiers);
 }
 
 export interface KDiffusionOptions extends ChurnOptions {

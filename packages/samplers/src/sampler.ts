@@ -122,16 +122,24 @@ class MapState implements RuleState {
   }
 }
 
-function startState(where: string, sampler: Sampler, opts: SampleOptions, noise: NoiseSource): tf.Tensor {
+/** Validates how the run starts (eagerly, so sampleSteps throws at the call, not at the first step). */
+function checkStart(where: string, opts: SampleOptions): void {
   const check = validate(where);
   const given = [opts.latents, opts.x, opts.shape].filter((v) => v !== undefined).length;
   if (given !== 1) check.fail('latents', 'exactly one of latents, x or shape', { latents: opts.latents, x: opts.x });
-  if (opts.x !== undefined) return check.tensor('x', opts.x).clone();
-  if (opts.latents !== undefined) return sampler.start(check.tensor('latents', opts.latents));
-  const shape = opts.shape!;
-  if (!Array.isArray(shape) || shape.length < 1) check.fail('shape', 'a tensor shape [B, ...]', shape);
-  shape.forEach((s, i) => check.integer(`shape[${i}]`, s, { min: 1 }));
-  const latents = noise.normal(shape);
+  if (opts.x !== undefined) check.tensor('x', opts.x);
+  if (opts.latents !== undefined) check.tensor('latents', opts.latents);
+  if (opts.shape !== undefined) {
+    const shape = opts.shape;
+    if (!Array.isArray(shape) || shape.length < 1) check.fail('shape', 'a tensor shape [B, ...]', shape);
+    shape.forEach((s, i) => check.integer(`shape[${i}]`, s, { min: 1 }));
+  }
+}
+
+function startState(sampler: Sampler, opts: SampleOptions, noise: NoiseSource): tf.Tensor {
+  if (opts.x !== undefined) return opts.x.clone();
+  if (opts.latents !== undefined) return sampler.start(opts.latents);
+  const latents = noise.normal(opts.shape!);
   const x = sampler.start(latents);
   latents.dispose();
   return x;
@@ -156,20 +164,26 @@ function assertFinite(sampler: Sampler, index: number, t: number, x: tf.Tensor):
 }
 
 /**
- * Runs a sampler as a generator of step events.
+ * Runs a sampler as a generator of step events (for progress, early stopping, intermediates).
  *
  * Ownership rule: an event's tensors (x, xHat, zHat) belong to the generator and are disposed
  * when the next step runs, or when the run ends (normally, by `break`/`return`, abort or error).
- * To keep them, call `event.keep()`: it returns new handles on the same data (no copy) that belong
- * to the caller, who disposes them. Never dispose the event's own tensors.
- * The generator's return value (the final sample, after `finish`) always belongs to the caller.
- * The caller's `latents` / `x` are never disposed.
+ * Never dispose them yourself. To keep them, call `event.keep()`: it returns new handles on the same
+ * data (no copy) that belong to the caller. `event.sample()` returns the sample as it would be if the
+ * run ended at this step (the last event's is the final sample), also owned by the caller. The
+ * caller's `latents` / `x` are never disposed. Nothing is allocated for the caller unless asked
+ * for, so a plain `for...of` loop leaks nothing.
  */
-export function* sampleSteps(sampler: Sampler, opts: SampleOptions = {}): Generator<SamplerEvent, tf.Tensor, void> {
+export function sampleSteps(sampler: Sampler, opts: SampleOptions = {}): Generator<SamplerEvent, void, void> {
   const where = `sampleSteps(${sampler?.name})`;
   const check = validate(where);
   if (!sampler || typeof sampler.rule?.step !== 'function') check.fail('sampler', 'a Sampler (see defineSampler)', sampler);
   const predictor = resolvePredictor(where, sampler.transport, sampler.parameterisation, opts);
+  checkStart(where, opts);
+  return run(sampler, predictor, opts);
+}
+
+function* run(sampler: Sampler, predictor: Predictor, opts: SampleOptions): Generator<SamplerEvent, void, void> {
   const noise = opts.noise ?? seededNoise(0);
   const checkFinite = opts.checkFinite ?? true;
   throwIfAborted(opts.signal);
@@ -183,13 +197,8 @@ export function* sampleSteps(sampler: Sampler, opts: SampleOptions = {}): Genera
   const predict = sampler.modifiers.reduce<Estimator>((inner, m) => m.wrap(inner, { transport: sampler.transport }), counted);
 
   const state = new MapState();
-  const owned = new Set<tf.Tensor>(); // tensors the generator must dispose
-  const release = (t: tf.Tensor | undefined) => {
-    if (t && owned.delete(t)) t.dispose();
-  };
-  let x = startState(where, sampler, opts, noise);
-  owned.add(x);
-  let last: { x: tf.Tensor; xHat: tf.Tensor } | undefined;
+  let x = startState(sampler, opts, noise);
+  let live: tf.Tensor[] = [x]; // what the generator owns right now
   try {
     const steps = sampler.grid.length - 1;
     for (let index = 0; index < steps; index++) {
@@ -207,23 +216,22 @@ export function* sampleSteps(sampler: Sampler, opts: SampleOptions = {}): Genera
         t,
         tNext,
       };
-      const out = tf.tidy(() => {
+      const [xNext, xHat, zHat] = tf.tidy(() => {
         const r = sampler.rule.step(x, ctx, state);
         // Three distinct tensors, so that disposing one never frees another.
-        const xHat = r.xHat === r.x ? r.xHat.clone() : r.xHat;
-        const zHat = r.zHat === r.x || r.zHat === r.xHat ? r.zHat.clone() : r.zHat;
-        return [r.x === x ? r.x.clone() : r.x, xHat, zHat];
+        const xh = r.xHat === r.x ? r.xHat.clone() : r.xHat;
+        const zh = r.zHat === r.x || r.zHat === r.xHat ? r.zHat.clone() : r.zHat;
+        return [r.x === x ? r.x.clone() : r.x, xh, zh];
       });
-      const [xNext, xHat, zHat] = out;
-      out.forEach((o) => owned.add(o));
-      // The previous state and the previous estimates are no longer needed.
-      release(x);
-      if (last) release(last.xHat);
+      // The previous state and estimates are no longer needed by anyone.
+      tf.dispose(live);
+      live = [xNext, xHat, zHat];
       x = xNext;
-      // The tensor the sample is read from: a non-finite state that never reaches it is harmless
+      const output = sampler.output === 'xHat' ? xHat : xNext;
+      // Check the tensor the sample is read from: a non-finite state that never reaches it is harmless
       // (UCGM's last corrector may divide by gammaIn = 0; the reference returns the finite xHat).
-      if (checkFinite) assertFinite(sampler, index, t, sampler.output === 'xHat' ? xHat : x);
-      const event: SamplerEvent = {
+      if (checkFinite) assertFinite(sampler, index, t, output);
+      yield {
         index,
         steps,
         t,
@@ -234,26 +242,20 @@ export function* sampleSteps(sampler: Sampler, opts: SampleOptions = {}): Genera
         nfe,
         // New handles on the same data (no copy): the generator still reads its own x in the next step.
         keep: () => ({ x: xNext.clone(), xHat: xHat.clone(), zHat: zHat.clone() }),
+        sample: () => tf.tidy(() => (sampler.finish ? sampler.finish(output) : output.clone())),
       };
-      yield event;
-      release(zHat);
-      last = { x: xNext, xHat };
     }
-    const outTensor = sampler.output === 'xHat' ? last?.xHat : x;
-    if (!outTensor) return x.clone();
-    return tf.tidy(() => (sampler.finish ? sampler.finish(outTensor) : outTensor.clone()));
   } finally {
-    for (const t of owned) t.dispose();
-    owned.clear();
+    tf.dispose(live);
     state.dispose();
   }
 }
 
 /** Runs a sampler to the end and returns the sample (owned by the caller). */
 export function sample(sampler: Sampler, opts: SampleOptions = {}): tf.Tensor {
-  const it = sampleSteps(sampler, opts);
-  for (;;) {
-    const r = it.next();
-    if (r.done) return r.value;
+  let result: tf.Tensor | undefined;
+  for (const ev of sampleSteps(sampler, opts)) {
+    if (ev.index === ev.steps - 1) result = ev.sample();
   }
+  return result!;
 }

@@ -52,8 +52,9 @@ export interface RuleState {
 export interface StepRule {
   readonly name: string;
   /**
-   * One step. Must not dispose `x` (the runner owns it) and must return new tensors. Runs inside
-   * a tf.tidy, so intermediates are released automatically; keep cross-step tensors in `state`.
+   * One step. Must not dispose `x` (the runner owns it) and must return new tensors, none of them
+   * stored in `state` (store a clone). Runs inside a tf.tidy, so intermediates are released
+   * automatically; keep cross-step tensors in `state`.
    */
   step(x: tf.Tensor, ctx: StepContext, state: RuleState): StepResult;
 }
@@ -100,4 +101,9 @@ export interface SamplerEvent {
    * The event's own tensors are disposed by the generator when the next step runs (or the run ends).
    */
   keep(): { x: tf.Tensor; xHat: tf.Tensor; zHat: tf.Tensor };
+  /**
+   * The sample if the run stopped here (the sampler's output, x or xHat, after its `finish`), as a new
+   * caller-owned tensor. On the last event this is the final sample.
+   */
+  sample(): tf.Tensor;
 }

@@ -11,9 +11,14 @@ export interface UcgmStepOptions {
   /**
    * Stochasticity s in [0, 1]: zHat' = sqrt(1 - s) zHat + sqrt(s) eps (0 = DDIM / Euler, 1 = consistency
    * multistep). 'auto': s = clamp(2 |dt| alphaIn(t) / alphaIn(tNext)^2, 0, 1) computed at the first step and,
-   * as in the reference, reused for every later step. Default 0.
+   * as in the reference, reused for every later step (see `autoEvery`). Default 0.
    */
   stochasticity?: number | 'auto';
+  /**
+   * 'first-step' (default, the reference's quirk): 'auto' is computed once and reused.
+   * 'every-step': the clean variant, recomputed from each step's (t, tNext).
+   */
+  autoEvery?: 'first-step' | 'every-step';
   /**
    * Index from which the order-2 corrector stops (UCGM's N_lin - 1): corrections run at steps i < this.
    * Default: every step except the last.
@@ -33,6 +38,7 @@ export function ucgmStep(opts: UcgmStepOptions = {}): StepRule {
   const r = check.finite('extrapolation', opts.extrapolation ?? 0, { min: 0 });
   const stoch = opts.stochasticity ?? 0;
   if (stoch !== 'auto') check.finite('stochasticity', stoch, { min: 0, max: 1 });
+  const autoEvery = check.oneOf('autoEvery', opts.autoEvery ?? 'first-step', ['first-step', 'every-step'] as const);
   const correctBefore = opts.correctBefore;
   if (correctBefore !== undefined) check.integer('correctBefore', correctBefore, { min: 0 });
   return {
@@ -52,7 +58,7 @@ export function ucgmStep(opts: UcgmStepOptions = {}): StepRule {
         state.set('xHat', raw.xHat.clone());
         state.set('zHat', raw.zHat.clone());
       }
-      const s = stochasticityAt(stoch, T, t, tNext, state);
+      const s = stochasticityAt(stoch, T, t, tNext, autoEvery === 'first-step' ? state : undefined);
       const eps = ctx.noise.normal(x.shape);
       const mixed = tf.add(tf.mul(zHat, Math.sqrt(1 - s)), tf.mul(eps, Math.sqrt(s)));
       let xNext = tf.add(tf.mul(xHat, T.gammaIn(tNext)), tf.mul(mixed, T.alphaIn(tNext)));
@@ -69,14 +75,17 @@ export function ucgmStep(opts: UcgmStepOptions = {}): StepRule {
   };
 }
 
-function stochasticityAt(s: number | 'auto', T: Transport, t: number, tNext: number, state: { getNumber(k: string): number | undefined; setNumber(k: string, v: number): void }): number {
+type NumberState = { getNumber(k: string): number | undefined; setNumber(k: string, v: number): void };
+
+/** 'auto': s = clamp(2 |dt| alphaIn(t) / alphaIn(tNext)^2, 0, 1) in float32; cached in `state` when given. */
+function stochasticityAt(s: number | 'auto', T: Transport, t: number, tNext: number, state?: NumberState): number {
   if (s !== 'auto') return s;
-  const stored = state.getNumber('stochasticity');
+  const stored = state?.getNumber('stochasticity');
   if (stored !== undefined) return stored; // the reference's quirk: the first step's value is reused
   const f = Math.fround;
   const ratio = f(f(Math.sqrt(Math.abs(tNext - t)) * f(Math.sqrt(2 * T.alphaIn(t)))) / T.alphaIn(tNext));
   const value = Number.isNaN(ratio) ? 1 : Math.min(1, Math.max(0, ratio * ratio));
-  state.setNumber('stochasticity', value);
+  state?.setNumber('stochasticity', value);
   return value;
 }
 

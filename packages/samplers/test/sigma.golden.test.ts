@@ -3,12 +3,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { expectGolden, toTensor, useTestBackend, type Golden } from '@fewstep/testing';
 import { consistencyPreconditioning, ectPreconditioning, precondition, type Network, type RawNetwork } from '@fewstep/core';
 import {
-  cmKarrasSampler,
-  cmMultistepSampler,
+  cmSampler,
   ectMultistepSampler,
   edmSampler,
   kdiffusionSampler,
-  oneStepSampler,
   sample,
   type Sampler,
 } from '@fewstep/samplers';
@@ -100,19 +98,16 @@ describe('OpenAI CM karras_sample', () => {
       const g = golden(name);
       const p = g.params;
       const grid = { sigmaMin: p.sigma_min, sigmaMax: p.sigma_max, rho: p.rho };
-      let sampler: Sampler;
-      if (p.sampler === 'onestep') sampler = oneStepSampler({ sigmaMax: p.sigma_max, clipDenoised: true });
-      else if (p.sampler === 'multistep') sampler = cmMultistepSampler({ ts: p.ts, steps: p.steps, ...grid });
-      else {
-        sampler = cmKarrasSampler(p.sampler, {
-          steps: p.steps,
-          ...grid,
-          sChurn: p.s_churn,
-          sTMin: p.s_tmin,
-          sTMax: num(p.s_tmax),
-          sNoise: p.s_noise,
-        });
-      }
+      // One entry point, as karras_sample: the kind is the reference's `sampler` argument.
+      const sampler = cmSampler(p.sampler, {
+        steps: p.steps,
+        ...grid,
+        ts: p.ts ?? undefined,
+        sChurn: p.s_churn,
+        sTMin: p.s_tmin,
+        sTMax: num(p.s_tmax),
+        sNoise: p.s_noise,
+      });
       let net: Network;
       if (p.model === 'affine_precond') net = affineBoundary(p);
       else if (p.model === 'gauss_consistency') net = gaussConsistency(p.mu, p.s, p.sigma_min);

@@ -33,13 +33,12 @@ function runCase(name: string): void {
   });
   const z = toTensor(g.inputs.z);
   const samples: tf.Tensor[] = [z];
-  const it = sampleSteps(sampler, { network: rec.net, latents: z, noise });
-  let r = it.next();
-  while (!r.done) {
-    const kept = r.value.keep();
+  let result: tf.Tensor | undefined;
+  for (const ev of sampleSteps(sampler, { network: rec.net, latents: z, noise })) {
+    const kept = ev.keep();
     samples.push(kept.xHat);
     tf.dispose([kept.x, kept.zHat]);
-    r = it.next();
+    if (ev.index === ev.steps - 1) result = ev.sample();
   }
   const stacked = tf.stack(samples);
   try {
@@ -47,9 +46,9 @@ function runCase(name: string): void {
     expectGolden(g, 'model_t', rec.times);
     expect(noise.remaining()).toBe(0);
     // The returned sample is the last data estimate.
-    expect(Array.from(r.value.dataSync())).toEqual(Array.from(samples[samples.length - 1].dataSync()));
+    expect(Array.from(result!.dataSync())).toEqual(Array.from(samples[samples.length - 1].dataSync()));
   } finally {
-    tf.dispose([stacked, r.value, ...samples]);
+    tf.dispose([stacked, result!, ...samples]);
   }
 }
 

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { KernelRunner } from '../kernel-runner';
+import { polyphaseInputGrad } from './polyphase';
 import { convGeometry, convWithPads, dilateRowsCols, fromNHWC, nhwcShape, toNHWC, type Pad } from './conv-geometry';
 
 type TensorInfo = tf.TensorInfo;
@@ -69,9 +70,13 @@ export function conv2dBackpropInput(
   const { top, left } = info.padInfo;
   const sh = info.strideHeight;
   const sw = info.strideWidth;
-  const dyD = dilateRowsCols(r, dy, sh, sw);
   const flipped = r.run('Reverse', { x: filter }, { dims: [0, 1] });
   const wT = r.transpose(flipped, [0, 1, 3, 2]); // [KH, KW, Co, Ci]
+  if (sh > 1 || sw > 1) {
+    const dxPoly = polyphaseInputGrad(r, dy, wT, inShape, [sh, sw], [top, left]);
+    if (dxPoly !== null) return fromNHWC(r, dxPoly, attrs.dataFormat);
+  }
+  const dyD = dilateRowsCols(r, dy, sh, sw);
   const padH: [number, number] = [kh - 1 - top, h + top - ho * sh];
   const padW: [number, number] = [kw - 1 - left, w + left - wo * sw];
   const dx = convWithPads(r, 'Conv2D', dyD, wT, [1, 1], padH, padW, h, w);

@@ -2,10 +2,12 @@ import * as tf from '@tensorflow/tfjs';
 import { KernelRunner } from '../kernel-runner';
 import type { TrainingKernel } from '../registry';
 import { chunkedAddN } from './add-n';
+import { batchMatMulConfig } from './batch-matmul';
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d-grads';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-grads';
 import { maxPoolGradConfig, resizeNearestGradConfig } from './pool-resize-grads';
 import { unsortedSegmentSumConfig } from './segment-sum';
+import { tileConfig } from './tile';
 
 /** Our AddN for a backend: chunks over the stock AddN captured now (before we replace it). */
 function addNConfig(backendName: string): tf.KernelConfig {
@@ -14,6 +16,9 @@ function addNConfig(backendName: string): tf.KernelConfig {
   return {
     kernelName: tf.AddN,
     backendName,
+    // The stock kernel's setup (wasm: its cwrap) must still run when the backend initialises.
+    setupFunc: stock.setupFunc,
+    disposeFunc: stock.disposeFunc,
     kernelFunc: ({ inputs, backend }) =>
       KernelRunner.use(backend as tf.KernelBackend, backendName, (r) =>
         chunkedAddN(r, inputs as unknown as tf.TensorInfo[], stock),
@@ -38,8 +43,12 @@ export const TRAINING_KERNELS: readonly TrainingKernel[] = [
     reason: 'missing',
     config: depthwiseBackpropFilterConfig,
   },
-  { kernelName: tf.UnsortedSegmentSum, backends: ['wasm'], reason: 'missing', config: unsortedSegmentSumConfig },
+  // Missing on wasm; cpu's takes ~55 s for a 4096x64 -> 512 segment sum (ours: ~1 ms).
+  { kernelName: tf.UnsortedSegmentSum, backends: ['wasm', 'cpu'], reason: 'missing', config: unsortedSegmentSumConfig },
   { kernelName: tf.MaxPoolGrad, backends: ['wasm'], reason: 'fix', config: maxPoolGradConfig },
   { kernelName: tf.ResizeNearestNeighborGrad, backends: ['cpu'], reason: 'fix', config: resizeNearestGradConfig },
+  // Stock wasm takes a naive loop for transposes and batch > 1 (every dense gradient, attention).
+  { kernelName: tf.BatchMatMul, backends: ['wasm'], reason: 'fast', config: batchMatMulConfig },
+  { kernelName: tf.Tile, backends: ['wasm'], reason: 'fast', config: tileConfig },
   { kernelName: tf.AddN, backends: ['webgpu'], reason: 'fix', config: addNConfig },
 ];

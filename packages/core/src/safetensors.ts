@@ -1,4 +1,4 @@
-import { FewstepError, validate } from '@fewstep/core';
+import { FewstepError, validate } from './errors';
 
 /** A host-side tensor: float32 values (row-major) and a shape. */
 export interface HostTensor {

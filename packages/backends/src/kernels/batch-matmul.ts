@@ -1,0 +1,84 @@
+import * as tf from '@tensorflow/tfjs';
+import { KernelRunner } from '../kernel-runner';
+
+type TensorInfo = tf.TensorInfo;
+
+/** Below this many multiply-adds per matrix, one stock call beats a loop of calls. */
+export const LOOP_MIN_MACS = 32 * 32 * 32;
+
+/**
+ * BatchMatMul through wasm's fast path only: stock wasm runs a naive loop (~1-2 GFLOP/s, vs
+ * ~20 on its XNNPACK path) whenever transposeA / transposeB is set or the batch is > 1, i.e.
+ * for every dense-layer gradient and all of attention. So: transpose explicitly (memory-bound,
+ * cheap), fold a shared right-hand matrix into the rows, and run big batched products as a loop
+ * of single products.
+ */
+export function fastBatchMatMul(
+  r: KernelRunner,
+  a: TensorInfo,
+  b: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+  stock: tf.KernelConfig,
+): TensorInfo {
+  const outer = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  let a3 = to3d(r, a, transposeA);
+  const b3 = to3d(r, b, transposeB);
+  const [bA, m, k] = a3.shape;
+  const [bB, , n] = b3.shape;
+  const product = (x: TensorInfo, y: TensorInfo) => r.track(runStock(r, stock, x, y));
+  let out: TensorInfo;
+  if (bA === bB && (bA === 1 || m * k * n < LOOP_MIN_MACS)) out = product(a3, b3);
+  else if (bB === 1) {
+    a3 = r.reshape(a3, [1, bA * m, k]);
+    out = r.reshape(product(a3, b3), [bA, m, n]);
+  } else if (bA === bB || bA === 1) {
+    const parts: TensorInfo[] = [];
+    for (let i = 0; i < bB; i++) {
+      const ai = bA === 1 ? a3 : r.slice(a3, [i, 0, 0], [1, m, k]);
+      parts.push(product(ai, r.slice(b3, [i, 0, 0], [1, k, n])));
+    }
+    out = r.run('Concat', parts as unknown as Record<string, TensorInfo>, { axis: 0 });
+  } else {
+    out = product(a3, b3); // broadcasting batch shapes: the stock kernel decides
+  }
+  return r.reshape(out, [...outer, m, n]);
+}
+
+/** [..., rows, cols] as [batch, rows, cols], transposed to [batch, cols, rows] when asked. */
+function to3d(r: KernelRunner, t: TensorInfo, transpose: boolean): TensorInfo {
+  const rank = t.shape.length;
+  const batch = t.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+  const t3 = r.reshape(t, [batch, t.shape[rank - 2], t.shape[rank - 1]]);
+  return transpose ? r.transpose(t3, [0, 2, 1]) : t3;
+}
+
+function runStock(r: KernelRunner, stock: tf.KernelConfig, a: TensorInfo, b: TensorInfo): TensorInfo {
+  return stock.kernelFunc({
+    inputs: { a, b },
+    attrs: { transposeA: false, transposeB: false },
+    backend: r.backend,
+  }) as TensorInfo;
+}
+
+export function batchMatMulConfig(backendName: string): tf.KernelConfig {
+  const stock = tf.getKernel(tf.BatchMatMul, backendName);
+  if (stock === undefined) throw new Error(`@fewstep/backends: backend ${backendName} has no BatchMatMul`);
+  return {
+    kernelName: tf.BatchMatMul,
+    backendName,
+    // The stock kernel's setup (wasm: its cwrap) must still run when the backend initialises.
+    setupFunc: stock.setupFunc,
+    disposeFunc: stock.disposeFunc,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+      const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+      if (a.dtype !== 'float32' || b.dtype !== 'float32') {
+        return stock.kernelFunc({ inputs, backend, attrs }) as TensorInfo;
+      }
+      return KernelRunner.use(backend as tf.KernelBackend, backendName, (r) =>
+        fastBatchMatMul(r, a, b, transposeA, transposeB, stock),
+      );
+    },
+  };
+}

@@ -1,0 +1,77 @@
+import { existsSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, describe, expect, test } from 'vitest';
+import { initBackend, registerTrainingKernels, unregisterTrainingKernels } from '@fewstep/backends';
+import { relError, seeded } from './helpers';
+import { gradsOn } from './small-net';
+
+// WebGPU in Node through the `webgpu` npm package (Dawn) on SwiftShader's Vulkan driver, which
+// Debian's chromium package ships. Skipped, with the reason printed, where either is missing.
+const ICD = process.env.VK_ICD_FILENAMES ?? '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+async function setUpWebGpu(): Promise<string | null> {
+  if (!existsSync(ICD)) return `no Vulkan driver at ${ICD} (apt-get install chromium)`;
+  process.env.VK_ICD_FILENAMES = ICD;
+  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  let dawn: { create: (o: string[]) => unknown; globals: object };
+  try {
+    dawn = (await import(/* @vite-ignore */ 'webgpu')) as never;
+  } catch (e) {
+    return `the webgpu npm package does not load (${String(e).slice(0, 80)})`;
+  }
+  Object.assign(globalThis, dawn.globals);
+  const gpu = dawn.create([]) as { requestAdapter: () => Promise<unknown> };
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  if ((await gpu.requestAdapter()) === null) return 'Dawn found no adapter';
+  return null;
+}
+
+const skipReason = await setUpWebGpu();
+if (skipReason !== null) console.info(`[backends] webgpu-in-Node tests skipped: ${skipReason}`);
+
+afterAll(() => {
+  unregisterTrainingKernels();
+});
+
+describe.skipIf(skipReason !== null)('webgpu in Node (Dawn, SwiftShader)', () => {
+  test('auto picks webgpu and registers its AddN fix', async () => {
+    const r = await initBackend('auto', { order: ['webgpu', 'wasm', 'cpu'] });
+    expect(r.backend).toBe('webgpu');
+    expect(r.kernelsRegistered).toEqual(['AddN']);
+  });
+
+  test('AddN with 8 and 20 inputs: stock is wrong, ours is right', async () => {
+    const inputs = (k: number) => Array.from({ length: k }, (_, i) => seeded([4, 6], i + 1));
+    const sumOn = async (backend: string, k: number, fn: (t: tf.Tensor[]) => tf.Tensor) => {
+      await tf.setBackend(backend);
+      const ts = inputs(k);
+      const out = fn(ts);
+      const v = Float32Array.from(await out.data());
+      tf.dispose([out, ...ts]);
+      return v;
+    };
+    for (const k of [8, 20]) {
+      const ref = await sumOn('cpu', k, (ts) => ts.reduce((a, b) => a.add(b)));
+      // Stock first: its failed pipeline writes nothing, so a pooled output buffer that held a
+      // correct sum would hide the bug.
+      unregisterTrainingKernels('webgpu');
+      const stock = await sumOn('webgpu', k, (ts) => tf.addN(ts));
+      registerTrainingKernels('webgpu');
+      const ours = await sumOn('webgpu', k, (ts) => tf.addN(ts));
+      expect(relError(ours, ref)).toBeLessThan(1e-5);
+      expect(relError(stock, ref)).toBeGreaterThan(1e-3);
+    }
+    registerTrainingKernels('webgpu');
+  });
+
+  test('the small conv net has the same gradients on webgpu as on cpu', async () => {
+    registerTrainingKernels('webgpu');
+    registerTrainingKernels('cpu', { only: ['ResizeNearestNeighborGrad'] });
+    const gpu = await gradsOn('webgpu');
+    const cpu = await gradsOn('cpu');
+    expect(Math.abs(gpu.loss - cpu.loss) / cpu.loss).toBeLessThan(1e-4);
+    for (const name of Object.keys(cpu.grads)) {
+      expect(relError(gpu.grads[name], cpu.grads[name]), name).toBeLessThan(1e-4);
+    }
+  });
+});
