@@ -110,7 +110,7 @@ describe('registerTrainingKernels', () => {
   test('lists what it provides and why', () => {
     const list = listTrainingKernels();
     expect(list.find((k) => k.kernelName === 'Conv2DBackpropFilter')).toMatchObject({ reason: 'missing' });
-    expect(list.find((k) => k.kernelName === 'ResizeNearestNeighborGrad')).toMatchObject({ backends: ['cpu'], reason: 'fix' });
+    expect(list.find((k) => k.kernelName === 'ResizeNearestNeighborGrad')).toMatchObject({ backends: ['cpu', 'wasm'], reason: 'fix' });
   });
 
   test('a bad backend name is a FewstepError', () => {

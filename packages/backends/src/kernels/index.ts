@@ -46,7 +46,8 @@ export const TRAINING_KERNELS: readonly TrainingKernel[] = [
   // Missing on wasm; cpu's takes ~55 s for a 4096x64 -> 512 segment sum (ours: ~1 ms).
   { kernelName: tf.UnsortedSegmentSum, backends: ['wasm', 'cpu'], reason: 'missing', config: unsortedSegmentSumConfig },
   { kernelName: tf.MaxPoolGrad, backends: ['wasm'], reason: 'fix', config: maxPoolGradConfig },
-  { kernelName: tf.ResizeNearestNeighborGrad, backends: ['cpu'], reason: 'fix', config: resizeNearestGradConfig },
+  // cpu: wrong for batch > 1. wasm: correct but ~100x an Add; this JS loop is ~2x.
+  { kernelName: tf.ResizeNearestNeighborGrad, backends: ['cpu', 'wasm'], reason: 'fix', config: resizeNearestGradConfig },
   // Stock wasm takes a naive loop for transposes and batch > 1 (every dense gradient, attention).
   { kernelName: tf.BatchMatMul, backends: ['wasm'], reason: 'fast', config: batchMatMulConfig },
   { kernelName: tf.Tile, backends: ['wasm'], reason: 'fast', config: tileConfig },
