@@ -44,7 +44,7 @@ interface Meta {
   losses: number[];
   noise: ReturnType<NoiseSource['state']>;
   optimizerStep: number;
-  /** The phase ended (all steps, or the time budget ran out): a resumed run skips it. */
+  /** The time budget ran out: the phase is over, a resumed run skips it (a run that reached its steps can be extended by asking for more). */
   done?: boolean;
 }
 
@@ -97,7 +97,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
     o.ema.copyFrom(o.net);
   }
   const resumedFrom = meta.step;
-  if (meta.done) {
+  if (meta.done || meta.step >= o.steps) {
     opt.dispose();
     console.log(`[${o.name}] already done: ${meta.step} steps, ${meta.seconds.toFixed(0)} s`);
     return { steps: meta.step, losses: meta.losses, seconds: meta.seconds, resumedFrom };
@@ -152,8 +152,8 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
     }
     const outOfTime = o.budgetSeconds !== undefined && meta.seconds >= o.budgetSeconds;
     if (outOfTime) console.log(`[${o.name}] time budget of ${o.budgetSeconds} s reached after ${meta.step} steps`);
-    if (outOfTime || meta.step === o.steps) meta.done = true;
-    if (meta.step % o.checkpointEvery === 0 || meta.done) {
+    if (outOfTime) meta.done = true;
+    if (meta.step % o.checkpointEvery === 0 || meta.done || meta.step === o.steps) {
       meta.noise = noise.state();
       await saveCheckpoint(o.checkpointPath, o, opt, meta);
     }
