@@ -1,6 +1,6 @@
 // @fewstep/backends: choose and initialise a tfjs backend, and give it the training kernels
 // stock backends lack, get wrong, or run pathologically slowly.
-export { initBackend, isNode, BACKEND_NAMES } from './init-backend';
+export { initBackend, BACKEND_NAMES } from './init-backend';
 export type { BackendChoice, BackendReport, InitBackendOptions } from './init-backend';
 export {
   registerTrainingKernels,

@@ -80,7 +80,11 @@ async function tryCandidate(name: Exclude<BackendChoice, 'auto'>, opts: InitBack
       if (isNode()) return 'webgl: needs a browser';
       return (await activate('webgl')) ? null : 'webgl: no WebGL context';
     case 'wasm':
-      await configureWasm(opts);
+      try {
+        await configureWasm(opts);
+      } catch (e) {
+        return `wasm: ${e instanceof Error ? e.message : String(e)}`;
+      }
       return (await activate('wasm')) ? null : 'wasm: the module failed to initialise';
     case 'cpu':
       return (await activate('cpu')) ? null : 'cpu: failed to initialise';
@@ -97,6 +101,9 @@ export async function initBackend(name: BackendChoice = 'auto', opts: InitBacken
   const check = validate('initBackend');
   check.oneOf('name', name, BACKEND_NAMES);
   if (opts.threads !== undefined) check.integer('threads', opts.threads, { min: 1 });
+  if (opts.wasmPaths !== undefined && typeof opts.wasmPaths !== 'string' && (typeof opts.wasmPaths !== 'object' || opts.wasmPaths === null)) {
+    check.fail('wasmPaths', 'a folder prefix or a map from .wasm file name to path', opts.wasmPaths);
+  }
   const order = name === 'auto' ? (opts.order ?? DEFAULT_ORDER) : [name];
   order.forEach((o, i) => check.oneOf(`order[${i}]`, o, DEFAULT_ORDER));
   const skipped: string[] = [];

@@ -57,10 +57,14 @@ export class KernelRunner {
   /** Removes `out` from the intermediates so `dispose()` leaves it alive (the kernel's result). */
   keep(out: TensorInfo): TensorInfo {
     const i = this.temps.lastIndexOf(out);
-    if (i >= 0) this.temps.splice(i, 1);
-    // Not produced here (an input passed straight through): return it with a new reference.
-    else return this.run('Identity', { x: out }) && this.temps.pop()!;
-    return out;
+    if (i >= 0) {
+      this.temps.splice(i, 1);
+      return out;
+    }
+    // Not produced here (an input passed straight through): return it with its own reference.
+    const copy = this.run('Identity', { x: out });
+    this.temps.pop();
+    return copy;
   }
 
   /** Frees every intermediate once. */

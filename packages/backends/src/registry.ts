@@ -29,6 +29,9 @@ export function registerKernels(
   if (typeof backendName !== 'string' || backendName.length === 0) {
     check.fail('backend', 'a backend name such as "wasm" or "cpu"', backendName);
   }
+  if (tf.findBackendFactory(backendName) === null) {
+    check.fail('backend', 'a tfjs backend that is registered (import its package first)', backendName);
+  }
   const names: string[] = [];
   for (const k of kernels) {
     if (opts.only !== undefined && !opts.only.includes(k.kernelName)) continue;
@@ -36,7 +39,12 @@ export function registerKernels(
     const id = key(k.kernelName, backendName);
     if (!replaced.has(id)) {
       const stock = tf.getKernel(k.kernelName, backendName);
-      let config = k.config(backendName); // built first: some wrap the stock kernel
+      let config: tf.KernelConfig;
+      try {
+        config = k.config(backendName); // built first: some wrap the stock kernel
+      } catch (e) {
+        return check.fail('backend', `a backend with the stock kernels ${k.kernelName} builds on`, `${backendName} (${String(e)})`);
+      }
       // A stock kernel's setup (wasm: binding its C++ function) runs when the backend
       // initialises, for registered kernels only: keep it running so restoring stock works.
       if (stock?.setupFunc !== undefined && config.setupFunc === undefined) {

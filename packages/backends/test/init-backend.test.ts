@@ -78,6 +78,7 @@ describe('initBackend', () => {
     await expect(initBackend('metal' as never)).rejects.toThrow(FewstepError);
     await expect(initBackend('metal' as never)).rejects.toThrow(/initBackend: name must be one of .*got "metal"/);
     await expect(initBackend('wasm', { threads: 0 })).rejects.toThrow(/threads must be an integer >= 1, got 0/);
+    await expect(initBackend('wasm', { wasmPaths: 3 as never })).rejects.toThrow(/wasmPaths must be a folder prefix or a map/);
     await expect(initBackend('auto', { order: ['cpu', 'vulkan' as never] })).rejects.toThrow(/order\[1\] must be one of/);
     await expect(initBackend('webgl')).rejects.toThrow(/name must be a backend this platform can initialise, got "webgl \(webgl: needs a browser\)"/);
   });
@@ -109,11 +110,12 @@ describe('registerTrainingKernels', () => {
   test('lists what it provides and why', () => {
     const list = listTrainingKernels();
     expect(list.find((k) => k.kernelName === 'Conv2DBackpropFilter')).toMatchObject({ reason: 'missing' });
-    expect(list.find((k) => k.kernelName === 'ResizeNearestNeighborGrad')).toMatchObject({ backends: ['cpu'], reason: 'fix' });
+    expect(list.find((k) => k.kernelName === 'ResizeNearestNeighborGrad')).toMatchObject({ backends: ['cpu', 'wasm'], reason: 'fix' });
   });
 
   test('a bad backend name is a FewstepError', () => {
     expect(() => registerTrainingKernels('')).toThrow(/registerTrainingKernels: backend must be a backend name/);
     expect(() => registerTrainingKernels(42 as never)).toThrow(FewstepError);
+    expect(() => registerTrainingKernels('nosuch')).toThrow(/backend must be a tfjs backend that is registered .*got "nosuch"/);
   });
 });

@@ -25,6 +25,15 @@ describe('UnsortedSegmentSum', () => {
     expect(relError(a, e)).toBeLessThan(1e-6);
   });
 
+  test('ours on cpu matches stock cpu (which is pathologically slow)', async () => {
+    const f = () => tf.unsortedSegmentSum(seeded([40, 3, 2], 5), tf.tensor1d(Array.from({ length: 40 }, (_, i) => (i * 7) % 9), 'int32'), 9);
+    const [stock] = await onBackend('cpu', f);
+    registerTrainingKernels('cpu');
+    const [ours] = await onBackend('cpu', f);
+    unregisterTrainingKernels('cpu');
+    expect(relError(ours, stock)).toBeLessThan(1e-6);
+  });
+
   test('int32 values stay int32', async () => {
     await tf.setBackend('wasm');
     const out = tf.unsortedSegmentSum(tf.tensor1d([1, 2, 3], 'int32'), tf.tensor1d([1, 0, 1], 'int32'), 2);

@@ -38,6 +38,7 @@ function nonBatchAxes(x: tf.Tensor): number[] {
 /** A per-sample tensor [B] from a number (repeated) or a tensor (validated to be [B]). */
 export function toPerSample(value: number | tf.Tensor, batch: number, where = 'toPerSample', arg = 't'): tf.Tensor1D {
   const check = validate(where);
+  check.size('batch', batch, 0);
   if (typeof value === 'number') {
     check.number(arg, value);
     return tf.fill([batch], value) as tf.Tensor1D;

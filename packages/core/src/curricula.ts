@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { validate } from './errors';
+import { validate, type Validator } from './errors';
+import { rhoRoots } from './grids';
 
 /** Discrete-time curricula of consistency training, as pure functions of the training step. */
 
@@ -52,13 +53,11 @@ export function ictNumScales(step: number, opts: { totalSteps?: number; s0?: num
 /** iCT's ascending Karras grid of N points from sigmaMin to sigmaMax (float32-rounded). */
 export function ictSigmas(N: number, opts: { sigmaMin?: number; sigmaMax?: number; rho?: number } = {}): number[] {
   const check = validate('ictSigmas');
-  check.integer('N', N, { min: 2 });
+  check.size('N', N, 2);
   const { sigmaMin = 0.002, sigmaMax = 80, rho = 7 } = opts;
   check.finite('sigmaMin', sigmaMin, { gt: 0, lt: sigmaMax });
   check.finite('sigmaMax', sigmaMax, { gt: 0 });
-  check.finite('rho', rho, { gt: 0 });
-  const lo = sigmaMin ** (1 / rho);
-  const hi = sigmaMax ** (1 / rho);
+  const { lo, hi } = rhoRoots('ictSigmas', sigmaMin, sigmaMax, rho);
   return Array.from({ length: N }, (_, i) => Math.fround((lo + (i / (N - 1)) * (hi - lo)) ** rho));
 }
 
@@ -103,15 +102,24 @@ export function ictIndexProbabilities(sigmas: readonly number[], opts: { pMean?:
   const s = check.numbers('sigmas', sigmas as number[], { minLength: 2, gt: 0 });
   const pMean = check.finite('pMean', opts.pMean ?? -1.1);
   const pStd = check.finite('pStd', opts.pStd ?? 2.0, { gt: 0 });
+  checkAscending(check, s);
   const cdf = s.map((v) => erf((Math.log(v) - pMean) / (Math.SQRT2 * pStd)));
   const p = cdf.slice(1).map((c, i) => c - cdf[i]);
   const total = p.reduce((a, b) => a + b, 0);
+  // Far in a tail every interval's mass underflows to 0: normalising would give NaN.
+  check.check(total > 0, 'sigmas', `a grid holding some log-normal mass (pMean=${pMean}, pStd=${pStd})`, sigmas);
   return p.map((v) => v / total);
+}
+
+function checkAscending(check: Validator, s: number[]): void {
+  check.check(s.every((v, i) => i === 0 || v > s[i - 1]!), 'sigmas', 'a strictly ascending grid', s);
 }
 
 /** iCT's weighting lambda(sigma_i) = 1 / (sigma_{i+1} - sigma_i) over an ascending grid. */
 export function ictWeights(sigmas: readonly number[]): number[] {
-  const s = validate('ictWeights').numbers('sigmas', sigmas as number[], { minLength: 2 });
+  const check = validate('ictWeights');
+  const s = check.numbers('sigmas', sigmas as number[], { minLength: 2 });
+  checkAscending(check, s);
   return s.slice(1).map((v, i) => 1 / (v - s[i]));
 }
 

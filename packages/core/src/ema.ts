@@ -11,7 +11,7 @@ export function updateEma(targets: readonly tf.Variable[], sources: readonly tf.
   check.check(Array.isArray(targets), 'targets', 'an array of variables', targets);
   check.check(Array.isArray(sources) && sources.length === targets.length, 'sources', `an array of ${targets.length} tensors (one per target)`, sources);
   targets.forEach((t, i) => {
-    check.tensor(`targets[${i}]`, t);
+    check.tensor(`targets[${i}]`, t, { dtype: 'float32' });
     check.tensor(`sources[${i}]`, sources[i]);
     check.sameShape(`targets[${i}]`, t, `sources[${i}]`, sources[i]);
   });

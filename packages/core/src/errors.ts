@@ -18,6 +18,12 @@ export class FewstepError extends Error {
   }
 }
 
+/**
+ * The largest grid length or batch size accepted (2^24): far beyond any real run, small enough
+ * that a typo such as n = 1e12 is a FewstepError instead of a RangeError from the array allocator.
+ */
+export const MAX_LENGTH = 2 ** 24;
+
 /** A short, readable rendering of any value for error messages. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -126,6 +132,13 @@ export class Validator {
     return value;
   }
 
+  /** A length or batch size: an integer >= min and at most MAX_LENGTH (a typo, not a RangeError). */
+  size(argument: string, value: unknown, min = 0): number {
+    const v = this.integer(argument, value, { min });
+    if (v > MAX_LENGTH) this.fail(argument, `at most ${MAX_LENGTH} (2^24)`, value);
+    return v;
+  }
+
   /** An array of finite numbers (optionally of a given length, each within bounds). */
   numbers(argument: string, value: unknown, opts: NumberBounds & { length?: number; minLength?: number } = {}): number[] {
     if (!Array.isArray(value) && !(value instanceof Float32Array) && !(value instanceof Float64Array)) {
@@ -182,6 +195,9 @@ export class Validator {
 
   /** Two tensors of identical shape. */
   sameShape(argA: string, a: Tensor, argB: string, b: Tensor): void {
+    // A user network may return a non-tensor: name it instead of failing on `.shape`.
+    this.tensor(argA, a);
+    this.tensor(argB, b);
     if (a.rank !== b.rank || a.shape.some((s, i) => s !== b.shape[i])) {
       throw new FewstepError(
         this.where,

@@ -27,18 +27,29 @@ function checkSigmaRange(where: string, sigmaMin: number, sigmaMax: number): voi
   if (!(sigmaMin < sigmaMax)) check.fail('sigmaMin', `< sigmaMax (${sigmaMax})`, sigmaMin);
 }
 
+/** sigma^(1/rho) for both ends, finite and distinct: a tiny rho overflows or underflows float64 (80^(1/0.002) = Infinity). */
+export function rhoRoots(where: string, sigmaMin: number, sigmaMax: number, rho: number): { lo: number; hi: number } {
+  const check = validate(where);
+  check.finite('rho', rho, { gt: 0 });
+  const hi = sigmaMax ** (1 / rho);
+  const lo = sigmaMin ** (1 / rho);
+  // Underflow to 0 (0.002^(1/0.002)) collapses the grid onto sigma = 0 just as badly.
+  if (!Number.isFinite(hi) || !Number.isFinite(lo) || !(lo > 0) || !(hi > lo)) {
+    check.fail('rho', `large enough that sigma^(1/rho) stays finite and positive for sigma in [${sigmaMin}, ${sigmaMax}]`, rho);
+  }
+  return { lo, hi };
+}
+
 /**
  * Karras et al. (2022) rho schedule, descending from sigmaMax to sigmaMin over n points:
  * sigma_i = (sigmaMax^(1/rho) + i/(n-1) (sigmaMin^(1/rho) - sigmaMax^(1/rho)))^rho, then 0.
  */
 export function karrasSigmas(n: number, opts: KarrasOptions = {}): number[] {
   const check = validate('karrasSigmas');
-  check.integer('n', n, { min: 1 });
+  check.size('n', n, 1);
   const { sigmaMin = 0.002, sigmaMax = 80, rho = 7, appendZero = true } = opts;
   checkSigmaRange('karrasSigmas', sigmaMin, sigmaMax);
-  check.finite('rho', rho, { gt: 0 });
-  const hi = sigmaMax ** (1 / rho);
-  const lo = sigmaMin ** (1 / rho);
+  const { lo, hi } = rhoRoots('karrasSigmas', sigmaMin, sigmaMax, rho);
   // (1 - r) hi + r lo rather than hi + r (lo - hi): exact at both ends, even for small rho.
   const sigmas = linspace(0, 1, n).map((r) => f32(((1 - r) * hi + r * lo) ** rho));
   return appendZero ? [...sigmas, 0] : sigmas;
@@ -47,7 +58,7 @@ export function karrasSigmas(n: number, opts: KarrasOptions = {}): number[] {
 /** k-diffusion's exponential grid: exp(linspace(ln sigmaMax, ln sigmaMin, n)), then 0. */
 export function exponentialSigmas(n: number, opts: Omit<KarrasOptions, 'rho'> = {}): number[] {
   const check = validate('exponentialSigmas');
-  check.integer('n', n, { min: 1 });
+  check.size('n', n, 1);
   const { sigmaMin = 0.002, sigmaMax = 80, appendZero = true } = opts;
   checkSigmaRange('exponentialSigmas', sigmaMin, sigmaMax);
   const sigmas = linspace(Math.log(sigmaMax), Math.log(sigmaMin), n).map((l) => f32(Math.exp(l)));
@@ -57,7 +68,7 @@ export function exponentialSigmas(n: number, opts: Omit<KarrasOptions, 'rho'> = 
 /** n evenly spaced times from start to end inclusive. */
 export function uniformTimes(n: number, start = 1, end = 0): number[] {
   const check = validate('uniformTimes');
-  check.integer('n', n, { min: 1 });
+  check.size('n', n, 1);
   check.finite('start', start);
   check.finite('end', end);
   return linspace(start, end, n).map(f32);
@@ -66,19 +77,22 @@ export function uniformTimes(n: number, start = 1, end = 0): number[] {
 /** sigma(i; N) of the CM training / multistep grid: index 0 is sigmaMax, N-1 is sigmaMin. */
 export function cmIndexSigma(i: number, N: number, opts: Omit<KarrasOptions, 'appendZero'> = {}): number {
   const check = validate('cmIndexSigma');
-  check.integer('N', N, { min: 2 });
+  check.size('N', N, 2);
   check.integer('i', i, { min: 0, max: N - 1 });
   const { sigmaMin = 0.002, sigmaMax = 80, rho = 7 } = opts;
   checkSigmaRange('cmIndexSigma', sigmaMin, sigmaMax);
-  check.finite('rho', rho, { gt: 0 });
-  const hi = sigmaMax ** (1 / rho);
-  const lo = sigmaMin ** (1 / rho);
+  const { lo, hi } = rhoRoots('cmIndexSigma', sigmaMin, sigmaMax, rho);
   const r = i / (N - 1);
   return f32(((1 - r) * hi + r * lo) ** rho);
 }
 
 /** The Kumaraswamy warp of UCGM's time grid: t -> (1 - (1 - t^a)^b)^c. */
 export function kumaraswamy(t: number, a: number, b: number, c: number): number {
+  const check = validate('kumaraswamy');
+  check.finite('t', t, { min: 0, max: 1 });
+  check.finite('a', a, { gt: 0 });
+  check.finite('b', b, { gt: 0 });
+  check.finite('c', c, { gt: 0 });
   return (1 - (1 - t ** a) ** b) ** c;
 }
 
@@ -100,7 +114,7 @@ export interface UnifiedGridOptions {
  */
 export function unifiedTimeGrid(opts: UnifiedGridOptions): { times: number[]; linearCount: number } {
   const check = validate('unifiedTimeGrid');
-  const N = check.integer('steps', opts?.steps, { min: 1 });
+  const N = check.size('steps', opts?.steps, 1);
   const [a, b, c] = check.numbers('kumaraswamy', opts.kumaraswamy ?? [1, 1, 1], { length: 3, gt: 0 });
   const [g0, g1] = check.numbers('gaps', opts.gaps ?? [0, 0], { length: 2, min: 0, lt: 1 });
   check.check(g0 + g1 < 1, 'gaps', 'gaps whose sum is < 1', opts.gaps);

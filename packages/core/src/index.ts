@@ -3,7 +3,7 @@
  * hand-off, preconditioning, time grids and distributions, curricula, noise sources, EMA,
  * optimizers, and the FewstepError type.
  */
-export { FewstepError, Validator, validate, describe, isTensor } from './errors';
+export { FewstepError, Validator, validate, describe, isTensor, MAX_LENGTH } from './errors';
 export type { NumberBounds } from './errors';
 export type { Network, NetworkOptions, RawNetwork } from './network';
 export { perSample, meanOverNonBatch, sumOverNonBatch, toPerSample } from './broadcast';

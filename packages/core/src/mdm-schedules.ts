@@ -16,7 +16,7 @@ function cumprodOneMinus(betas: number[]): number[] {
 export function mdmGammas(type: MdmScheduleType, n: number, opts: { betaStart?: number; betaEnd?: number } = {}): number[] {
   const check = validate('mdmGammas');
   check.oneOf('type', type, ['cosine', 'ddpm', 'deepfloyd'] as const);
-  check.integer('n', n, { min: 2 });
+  check.size('n', n, 2);
   if (type === 'cosine') {
     // logsnr from +5 to -5: u = linspace(0, 1, n), logsnr = -2 ln tan(a u + b).
     const b = Math.atan(Math.exp(-0.5 * 5));

@@ -34,7 +34,9 @@ function mixSeed(seed: number, counter: number, lane = 0): number {
 function checkShape(where: string, shape: unknown): number[] {
   const check = validate(where);
   if (!Array.isArray(shape)) return check.fail('shape', 'an array of non-negative integers', shape);
-  shape.forEach((s: unknown, i: number) => check.integer(`shape[${i}]`, s, { min: 0 }));
+  shape.forEach((s: unknown, i: number) => check.size(`shape[${i}]`, s, 0));
+  const size = (shape as number[]).reduce((a, b) => a * b, 1);
+  check.check(size <= 2 ** 28, 'shape', 'a shape of at most 2^28 elements', shape);
   return shape as number[];
 }
 

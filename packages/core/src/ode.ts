@@ -20,7 +20,11 @@ function checkStep(where: string, x: tf.Tensor, sigma: Sigma, sigmaNext: Sigma):
   check.tensor('x', x);
   for (const [name, s] of [['sigma', sigma], ['sigmaNext', sigmaNext]] as const) {
     if (typeof s === 'number') check.finite(name, s, { min: 0 });
-    else check.shape(name, s, [x.shape[0]]);
+    else {
+      check.shape(name, s, [x.shape[0]]);
+      // An int32 / bool sigma silently rounds to 0, where the slope (x - D) / sigma is infinite.
+      check.tensor(name, s, { dtype: 'float32' });
+    }
   }
   if (typeof sigma === 'number') check.finite('sigma', sigma, { gt: 0 });
 }

@@ -187,8 +187,10 @@ tf.serialization.registerClass(RAdam);
 export function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): { grads: tf.NamedTensorMap; norm: number } {
   const check = validate('clipByGlobalNorm');
   check.finite('maxNorm', maxNorm, { gt: 0 });
+  if (!grads || typeof grads !== 'object') check.fail('grads', 'a record of gradient tensors', grads);
   const names = Object.keys(grads);
-  names.forEach((n) => check.tensor(`grads.${n}`, grads[n]));
+  check.check(names.length > 0, 'grads', 'at least one gradient', grads);
+  names.forEach((n) => check.tensor(`grads.${n}`, grads[n], { dtype: 'float32' }));
   const normT = tf.tidy(() => tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]))))));
   const norm = normT.dataSync()[0];
   normT.dispose();

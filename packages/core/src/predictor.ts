@@ -39,6 +39,7 @@ export function createPredictor(config: {
     predict(xt, t, opts) {
       validate('Predictor.predict').tensor('xt', xt);
       if (typeof t === 'number') transport.checkTime('Predictor.predict', 't', t);
+      else validate('Predictor.predict').tensor('t', t, { dtype: 'float32' }); // a bool / int t hits the transport's singular ends
       return tf.tidy(() => {
         const tVec = toPerSample(t, xt.shape[0], 'Predictor.predict', 't');
         const output = network(xt, tVec, opts);

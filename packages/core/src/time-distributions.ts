@@ -11,7 +11,7 @@ export interface TimeDistribution {
 function checkBatch(where: string, noise: NoiseSource, batch: number): void {
   const check = validate(where);
   if (!noise || typeof noise.normal !== 'function') check.fail('noise', 'a NoiseSource', noise);
-  check.integer('batch', batch, { min: 1 });
+  check.size('batch', batch, 1);
 }
 
 /** EDM / ECT log-normal noise levels: sigma = exp(pMean + pStd n), n ~ N(0, 1) (one normal draw). */

@@ -163,7 +163,9 @@ export function vpTransport(opts: { betaD?: number; betaMin?: number } = {}): Tr
 
 /** Built-in transports by UCGM reference name (with the reference's 1.57 quirk). */
 export function transportByName(name: string, opts: TrigOptions = {}): Transport {
-  const key = validate('transportByName').oneOf('name', name.toLowerCase(), [
+  const check = validate('transportByName');
+  if (typeof name !== 'string') check.fail('name', 'a transport name (string)', name);
+  const key = check.oneOf('name', name.toLowerCase(), [
     'linear',
     'relinear',
     'trigflow',

@@ -10,7 +10,7 @@ export const SNR_WEIGHTINGS: readonly SnrWeighting[] = ['snr', 'snr+1', 'karras'
 export function snrWeighting(kind: SnrWeighting, sigma: tf.Tensor, sigmaData = 0.5): tf.Tensor {
   const check = validate('snrWeighting');
   check.oneOf('kind', kind, SNR_WEIGHTINGS);
-  check.tensor('sigma', sigma);
+  check.tensor('sigma', sigma, { dtype: 'float32' });
   check.finite('sigmaData', sigmaData, { gt: 0 });
   return tf.tidy(() => {
     const snr = tf.pow(sigma, -2);

@@ -105,6 +105,7 @@ const noTensors = new Set([
   'mdmGammas', 'vdmLossWeights', 'shiftGamma', 'SNR_WEIGHTINGS', 'createRng', 'hash32',
   'fromLayersModel', // returns a Network; its leak check is in predictor.test.ts
   'readSafetensors', 'writeSafetensors', 'halfToFloat', 'floatToHalf', // host arrays, no tensors
+  'MAX_LENGTH',
 ]);
 
 describe('no public function of core leaks tensors', () => {

@@ -4,18 +4,17 @@ import {
   eulerStep,
   heunStep,
   perSample,
+  snrWeighting,
   toPerSample,
   validate,
   type CmCurriculumOptions,
   type Denoiser,
   type Network,
+  type SnrWeighting,
 } from '@fewstep/core';
 import { checkContext, forwardOptions, reduceLoss, type Loss, type LossContext, type LossResult } from './contract';
 import { withoutGradient } from './gradient';
 import { resolveDistance, type Distance, type DistanceName } from './metrics';
-
-/** CM's loss weightings of snr = sigma^-2 (KarrasDenoiser.get_weightings). */
-export type CmWeighting = 'uniform' | 'snr' | 'snr+1' | 'karras' | 'truncated-snr';
 
 export interface ConsistencyLossOptions {
   /** Curriculum of N(k) and mu(k) (OpenAI CM create_ema_and_scales_fn). Default fixed N = 40, mu = 0. */
@@ -27,8 +26,8 @@ export interface ConsistencyLossOptions {
   sigmaData?: number;
   /** 'l2' | 'l1' | 'l2-32', or any per-sample Distance (e.g. LPIPS). Default 'l2'. */
   distance?: DistanceName | Distance;
-  /** Default 'uniform' (all published CM configs). */
-  weighting?: CmWeighting;
+  /** CM's weighting of snr = sigma^-2 (core's `snrWeighting`). Default 'uniform' (all published CM configs). */
+  weighting?: SnrWeighting;
 }
 
 export interface ConsistencyDistillationOptions extends ConsistencyLossOptions {
@@ -42,27 +41,6 @@ export interface ConsistencyLoss extends Loss {
   schedule(step: number): { targetEma: number; numScales: number };
 }
 
-/** w(sigma) of CM's weight schedules. */
-export function cmWeighting(kind: CmWeighting, sigma: tf.Tensor, sigmaData = 0.5): tf.Tensor {
-  const check = validate('cmWeighting');
-  check.oneOf('weighting', kind, ['uniform', 'snr', 'snr+1', 'karras', 'truncated-snr'] as const);
-  check.finite('sigmaData', sigmaData, { gt: 0 });
-  return tf.tidy(() => {
-    const snr = tf.pow(sigma, -2);
-    switch (kind) {
-      case 'uniform':
-        return tf.onesLike(sigma);
-      case 'snr':
-        return snr;
-      case 'snr+1':
-        return tf.add(snr, 1);
-      case 'karras':
-        return tf.add(snr, 1 / (sigmaData * sigmaData));
-      default:
-        return tf.maximum(snr, 1);
-    }
-  });
-}
 
 interface Resolved {
   curriculum: (step: number) => { targetEma: number; numScales: number };
@@ -71,7 +49,7 @@ interface Resolved {
   rho: number;
   sigmaData: number;
   distance: Distance;
-  weighting: CmWeighting;
+  weighting: SnrWeighting;
 }
 
 function resolve(where: string, opts: ConsistencyLossOptions): Resolved {
@@ -124,7 +102,7 @@ function consistencyCompute(
     const f = ctx.network(xt, t, opts);
     validate(where).sameShape('ctx.x', ctx.x, 'network output', f);
     const fTarget = withoutGradient(() => target(odeStep(xt, t, t2), t2, opts));
-    const w = cmWeighting(r.weighting, t, r.sigmaData);
+    const w = snrWeighting(r.weighting, t, r.sigmaData);
     const perSampleLoss = tf.mul(r.distance(f, fTarget), w) as tf.Tensor1D;
     return {
       loss: reduceLoss(perSampleLoss, 'mean'),

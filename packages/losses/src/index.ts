@@ -16,18 +16,15 @@ export {
   resolveDistance,
 } from './metrics';
 export type { Distance, DistanceName, PseudoHuberOptions } from './metrics';
-export { updateEma } from './ema';
 export { edmLoss } from './edm';
 export type { EdmLossOptions } from './edm';
 export { flowMatchingLoss } from './flow-matching';
 export type { FlowMatchingOptions } from './flow-matching';
-export { consistencyTrainingLoss, consistencyDistillationLoss, cmWeighting } from './consistency';
-export type { ConsistencyLoss, ConsistencyLossOptions, ConsistencyDistillationOptions, CmWeighting } from './consistency';
+export { consistencyTrainingLoss, consistencyDistillationLoss } from './consistency';
+export type { ConsistencyLoss, ConsistencyLossOptions, ConsistencyDistillationOptions } from './consistency';
 export { ictLoss } from './ict';
 export type { IctLoss, IctLossOptions } from './ict';
 export { ectLoss } from './ect';
 export type { EctLoss, EctLossOptions, EctStageSchedule } from './ect';
 export { ucgmTrainer } from './ucgm';
 export type { UcgmTrainer, UcgmOptions, UcgmState, UcgmTeacherWeights } from './ucgm';
-export { ucgmTarget } from './ucgm-target';
-export type { UcgmTargetInputs } from './ucgm-target';

@@ -77,7 +77,7 @@ function resizeAxis1(x: tf.Tensor4D, outSize: number): tf.Tensor4D {
   const m = interpolationMatrix(H, outSize);
   const flat = tf.reshape(tf.transpose(x, [0, 2, 3, 1]), [B * W * C, H]);
   const out = tf.reshape(tf.matMul(flat, m, false, true), [B, W, C, outSize]);
-  return tf.transpose(out, [0, 3, 1, 2]);
+  return tf.transpose(out, [0, 3, 1, 2]) as tf.Tensor4D;
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { betaTimes, mixAt, nativeTarget, roundHalfEven, validate, type Network, type Transport } from '@fewstep/core';
 import { checkContext, forwardOptions, reduceLoss, type Loss, type LossContext, type LossResult } from './contract';
-import { updateEma } from './ema';
+import { updateTeacherEma } from './ema';
 import { withoutGradient } from './gradient';
 import { cosineDistance, pseudoHuberDistance } from './metrics';
 import { ucgmTarget } from './ucgm-target';
@@ -92,9 +92,9 @@ export function ucgmTrainer(opts: UcgmOptions): UcgmTrainer {
   function syncTeacher(): void {
     if (emd === 0) return;
     if (emd === 1) {
-      if (!state.teacherInitialised && tw) updateEma(tw.teacher, tw.online, 0);
+      if (!state.teacherInitialised && tw) updateTeacherEma(tw.teacher, tw.online, 0);
     } else {
-      if (tw) updateEma(tw.teacher, tw.online, state.cmd);
+      if (tw) updateTeacherEma(tw.teacher, tw.online, state.cmd);
       state.cmd = state.cmd + (1 - state.cmd) * (emd - state.cmd) * 0.5;
     }
     state.teacherInitialised = true;

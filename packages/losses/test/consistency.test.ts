@@ -10,7 +10,8 @@ import {
   type RawNetwork,
 } from '@fewstep/core';
 import { expectGolden, expectNoLeak, goldenDraws, toTensor, useTestBackend, type Golden } from '@fewstep/testing';
-import { cmWeighting, consistencyDistillationLoss, consistencyTrainingLoss, updateEma, type ConsistencyLoss } from '@fewstep/losses';
+import { consistencyDistillationLoss, consistencyTrainingLoss, type ConsistencyLoss } from '@fewstep/losses';
+import { snrWeighting, updateEma } from '@fewstep/core';
 import { affine, golden, goldenNames, gradsOf, rows, type Affine } from './helpers';
 
 beforeAll(async () => {
@@ -91,13 +92,13 @@ describe('consistency losses: contract and errors', () => {
     expect(() => consistencyTrainingLoss({ distance: 'l3' as never })).toThrow(/distance/);
     expect(() => consistencyTrainingLoss({ sigmaData: 0 })).toThrow(/sigmaData/);
     expect(() => consistencyTrainingLoss({ weighting: 'exp' as never })).toThrow(FewstepError);
-    expect(() => cmWeighting('snr', x, -1)).toThrow(FewstepError);
+    expect(() => snrWeighting('snr', x, -1)).toThrow(FewstepError);
     x.dispose();
   });
 
   it('weightings follow CM get_weightings (snr = sigma^-2)', () => {
     const s = tf.tensor1d([0.5, 2]);
-    const w = (k: Parameters<typeof cmWeighting>[0]) => Array.from(cmWeighting(k, s).dataSync());
+    const w = (k: Parameters<typeof snrWeighting>[0]) => Array.from(snrWeighting(k, s).dataSync());
     expect(w('uniform')).toEqual([1, 1]);
     expect(w('snr')).toEqual([4, 0.25]);
     expect(w('snr+1')).toEqual([5, 1.25]);
@@ -123,5 +124,22 @@ describe('consistency losses: contract and errors', () => {
     x.dispose();
     online.dispose();
     target.dispose();
+  });
+
+  it('online and target forwards share the dropout seed; the CD teacher runs with train: false', () => {
+    const calls: string[] = [];
+    const spy = (tag: string): Network => (x, _t, o) => {
+      calls.push(`${tag}:${o?.dropoutSeed}:${o?.train}:${o?.augmentLabels ? 'aug' : '-'}`);
+      return x.clone();
+    };
+    const x = tf.ones([2, 3]);
+    const aug = tf.zeros([2, 1]);
+    const loss = consistencyDistillationLoss({ solver: 'heun', curriculum: { startScales: 5, endScales: 5 } });
+    tf.dispose(loss.compute({
+      network: spy('online'), targetNetwork: spy('target'), teacher: spy('teacher'), x, step: 3,
+      networkOptions: { train: true, augmentLabels: aug }, noise: seededNoise(0),
+    }) as unknown as tf.TensorContainer);
+    expect(calls).toEqual(['online:3:true:aug', 'teacher:undefined:false:aug', 'teacher:undefined:false:aug', 'target:3:true:aug']);
+    tf.dispose([x, aug]);
   });
 });

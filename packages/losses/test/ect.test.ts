@@ -107,7 +107,7 @@ describe('ectLoss: errors, r = 0 handling and leaks', () => {
     const noise = seededNoise(4);
     const opt = tf.train.sgd(1e-3);
     await expectNoLeak(() => {
-      for (let k = 0; k < 100; k++) tf.dispose(opt.minimize(() => loss.compute({ network, x, noise, step: k }).loss, true, p.list));
+      for (let k = 0; k < 100; k++) opt.minimize(() => loss.compute({ network, x, noise, step: k }).loss, true, p.list)?.dispose();
     });
     opt.dispose();
     x.dispose();

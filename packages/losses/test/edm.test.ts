@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { FewstepError, replayNoise, seededNoise, type Network } from '@fewstep/core';
 import { expectGolden, expectNoLeak, goldenDraws, toTensor, useTestBackend } from '@fewstep/testing';
-import { edmLoss, flowMatchingLoss } from '@fewstep/losses';
+import { edmLoss, flowMatchingLoss, pseudoHuberDistance, ucgmTrainer } from '@fewstep/losses';
+import { betaTimes, linearTransport } from '@fewstep/core';
 import { affine, golden, gradsOf, perSampleSums, rows } from './helpers';
 
 beforeAll(async () => {
@@ -71,5 +72,52 @@ describe('flowMatchingLoss', () => {
     const res2 = flowMatchingLoss().compute({ network: zero, x: m, noise: seededNoise(5) });
     expect(res2.loss.dataSync()[0]).toBeGreaterThan(0.1);
     tf.dispose([m, res, res2] as unknown as tf.TensorContainer);
+  });
+});
+
+describe('flowMatchingLoss against UCGM-T (consistency ratio 0 is flow matching)', () => {
+  it('reproduces ucgm_train_linear_cor00_emd00_enr00_huc00_cos0_wnone step 0 (loss and gradients) with the RMS distance', () => {
+    const g = golden('ucgm_train_linear_cor00_emd00_enr00_huc00_cos0_wnone');
+    const P = g.params;
+    const p = affine(P.model.a, P.model.b, P.model.c);
+    const offsets = tf.tensor1d(P.model.class_offsets);
+    const net: Network = (xt, t, o) =>
+      tf.tidy(() => tf.add(tf.add(tf.add(tf.mul(p.a, xt), tf.mul(p.b, rows(t, xt))), p.c), rows(tf.gather(offsets, o!.classLabels!), xt)));
+    const loss = flowMatchingLoss({
+      transport: linearTransport(),
+      times: betaTimes({ a: P.time_dist_ctrl[0], b: P.time_dist_ctrl[1], scale: P.time_dist_ctrl[2] }),
+      distance: pseudoHuberDistance({ c: 0, over: 'mean' }),
+    });
+    const x = toTensor(g.inputs.x_step0);
+    const labels = toTensor(g.expected.labels_after_step0); // flow matching has no label dropout of its own
+    const draws = () => replayNoise([
+      { kind: 'beta', data: g.inputs.t_beta_step0.data },
+      { kind: 'normal', data: g.inputs.z_step0.data },
+    ]);
+    const res = loss.compute({ network: net, x, classLabels: labels, noise: draws() });
+    expectGolden(g, 'per_sample_loss_step0', res.perSample);
+    tf.dispose(res as unknown as tf.TensorContainer);
+    const grads = gradsOf(p, () => loss.compute({ network: net, x, classLabels: labels, noise: draws() }).loss);
+    expectGolden(g, 'loss_step0', grads.value);
+    expectGolden(g, 'grad_a_step0', grads.a);
+    expectGolden(g, 'grad_b_step0', grads.b);
+    expectGolden(g, 'grad_c_step0', grads.c);
+    tf.dispose([x, labels, offsets]);
+    p.dispose();
+  });
+
+  it('UCGM-T without labels (unconditional) runs every branch and leaks nothing', async () => {
+    const net: Network = (xt, t) => tf.tidy(() => tf.mul(xt, rows(tf.add(t, 0.5), xt)));
+    const x = tf.randomNormal([4, 2, 2, 3], 0, 1, 'float32', 1);
+    for (const [cor, enr] of [[0, 0.5], [0.5, 1.5], [1, 2]]) {
+      const tr = ucgmTrainer({ transport: linearTransport(), consistencyRatio: cor, enhancedRatio: enr, timeDistribution: [2, 2, 1] });
+      await expectNoLeak(() => {
+        const r = tr.compute({ network: net, x, noise: seededNoise(3) });
+        expect(Number.isFinite(r.loss.dataSync()[0])).toBe(true);
+        expect(r.stats.labels).toBeUndefined();
+        return r;
+      });
+    }
+    x.dispose();
   });
 });

@@ -10,9 +10,9 @@ import {
   flowMatchingLoss,
   ictLoss,
   ucgmTrainer,
-  updateEma,
   type Loss,
 } from '@fewstep/losses';
+import { updateEma } from '@fewstep/core';
 
 /** A tiny MLP on [B, D] with a time feature: enough to exercise every gradient path. */
 function mlp(dim: number, hidden: number, seed: number): { net: Network; vars: tf.Variable[] } {
@@ -46,11 +46,11 @@ export function leakSuite(backend: string): void {
       const noise = seededNoise(7);
       const opt = tf.train.adam(1e-3);
       // Warm-up step: Adam creates its slot variables once.
-      tf.dispose(opt.minimize(() => loss.compute({ network: online.net, teacher: target.net, x, noise }).loss, true, online.vars));
+      opt.minimize(() => loss.compute({ network: online.net, teacher: target.net, x, noise }).loss, true, online.vars)?.dispose();
       await expectNoLeak(() => {
         for (let k = 0; k < 100; k++) {
           const ctx = { network: online.net, targetNetwork: target.net, teacher: needsTeacher ? target.net : undefined, x, noise, step: k };
-          tf.dispose(opt.minimize(() => loss.compute(ctx).loss, true, online.vars));
+          opt.minimize(() => loss.compute(ctx).loss, true, online.vars)?.dispose();
           updateEma(target.vars, online.vars, 0.9);
         }
       });
@@ -70,7 +70,7 @@ export function leakSuite(backend: string): void {
       const opt = tf.train.sgd(1e-3);
       await expectNoLeak(() => {
         for (let k = 0; k < 100; k++) {
-          tf.dispose(opt.minimize(() => tr.compute({ network: online.net, teacher: teacher.net, x, noise, step: k }).loss, true, online.vars));
+          opt.minimize(() => tr.compute({ network: online.net, teacher: teacher.net, x, noise, step: k }).loss, true, online.vars)?.dispose();
         }
       });
       expect(tr.state().calls).toBe(100);

@@ -130,7 +130,7 @@ describe('ucgmTrainer: state, errors, leaks', () => {
     const opt = tf.train.sgd(1e-3);
     const ctx = { network: testModel(online, offsets), teacher: testModel(frozen, offsets), x, classLabels: labels, noise };
     await expectNoLeak(() => {
-      for (let k = 0; k < 100; k++) tf.dispose(opt.minimize(() => tr.compute({ ...ctx, step: k }).loss, true, online.list));
+      for (let k = 0; k < 100; k++) opt.minimize(() => tr.compute({ ...ctx, step: k }).loss, true, online.list)?.dispose();
     });
     expect(tr.state().calls).toBe(100);
     expect(tr.state().cmd).toBeGreaterThan(0.9);

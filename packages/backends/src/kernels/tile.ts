@@ -1,0 +1,36 @@
+import * as tf from '@tensorflow/tfjs';
+import { KernelRunner } from '../kernel-runner';
+
+type TensorInfo = tf.TensorInfo;
+
+/**
+ * Tile as one Concat of copies per tiled axis: stock wasm Tile is an element-by-element loop,
+ * measured 14-24x slower than the equivalent concats (and ~76x an Add of the same size).
+ */
+export function tileByConcat(r: KernelRunner, x: TensorInfo, reps: number[]): TensorInfo {
+  let y = x;
+  reps.forEach((k, axis) => {
+    if (k > 1) y = r.run('Concat', Array.from({ length: k }, () => y) as never, { axis });
+  });
+  return y;
+}
+
+export function tileConfig(backendName: string): tf.KernelConfig {
+  const stock = tf.getKernel(tf.Tile, backendName);
+  if (stock === undefined) throw new Error(`@fewstep/backends: backend ${backendName} has no Tile`);
+  return {
+    kernelName: tf.Tile,
+    backendName,
+    setupFunc: stock.setupFunc,
+    disposeFunc: stock.disposeFunc,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x } = inputs as { x: TensorInfo };
+      const { reps } = attrs as unknown as { reps: number[] };
+      // Empty results and strings: the stock kernel.
+      if (x.dtype === 'string' || reps.some((k) => k < 1) || x.shape.some((d) => d === 0)) {
+        return stock.kernelFunc({ inputs, backend, attrs }) as TensorInfo;
+      }
+      return KernelRunner.use(backend as tf.KernelBackend, backendName, (r) => tileByConcat(r, x, reps));
+    },
+  };
+}
