@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { validate } from '@fewstep/core';
+import { isTensor, validate } from '@fewstep/core';
 
 /**
  * Runs `fn` so that nothing it computes is recorded on the gradient tape: the result is a
@@ -14,10 +14,11 @@ export function withoutGradient<T extends tf.Tensor>(fn: () => T): T {
   validate('withoutGradient').fn('fn', fn);
   const anchor = tf.scalar(0);
   try {
-    const run = tf.customGrad(((a: tf.Tensor) => ({
-      value: fn(),
-      gradFunc: () => tf.zerosLike(a),
-    })) as unknown as Parameters<typeof tf.customGrad>[0]);
+    const run = tf.customGrad(((a: tf.Tensor) => {
+      const value = fn();
+      if (!isTensor(value)) validate('withoutGradient').fail('fn', 'a function returning a tensor', value);
+      return { value, gradFunc: () => tf.zerosLike(a) };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]);
     return run(anchor) as T;
   } finally {
     anchor.dispose();

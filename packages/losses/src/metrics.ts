@@ -88,7 +88,7 @@ function resizeAxis1(x: tf.Tensor4D, outSize: number): tf.Tensor4D {
 export function bilinearResize(x: tf.Tensor, size: number): tf.Tensor4D {
   const check = validate('bilinearResize');
   check.tensor('x', x, { rank: 4 });
-  check.integer('size', size, { min: 1 });
+  check.size('size', size, 1);
   return tf.tidy(() => {
     const h = resizeAxis1(x as tf.Tensor4D, size);
     const w = resizeAxis1(tf.transpose(h, [0, 2, 1, 3]), size);

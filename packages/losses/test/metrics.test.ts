@@ -4,6 +4,7 @@ import { FewstepError } from '@fewstep/core';
 import { expectNoLeak, useTestBackend } from '@fewstep/testing';
 import {
   bilinearResize,
+  withoutGradient,
   cosineDistance,
   l1Distance,
   l2Distance,
@@ -79,6 +80,8 @@ describe('distances (per sample)', () => {
     expect(() => pseudoHuberDistance({ c: -1 })).toThrow(/c must be/);
     expect(() => l2Distance()(x, tf.zeros([2, 2, 2, 2]))).toThrow(FewstepError);
     expect(() => resizedL2Distance(0)).toThrow(FewstepError);
+    expect(() => bilinearResize(x, 2 ** 40)).toThrow(/size must be at most/);
+    expect(() => withoutGradient((() => 1) as never)).toThrow(/fn must be a function returning a tensor, got 1/);
     await expectNoLeak(() => [l2Distance()(x, y), resizedL2Distance()(x, y), cosineDistance()(x, y), pseudoHuberDistance({ c: 1 })(x, y)]);
     tf.dispose([x, y]);
   });

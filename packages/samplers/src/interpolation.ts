@@ -11,13 +11,16 @@ import { sample } from './sampler';
  */
 export function slerp(z1: tf.Tensor, z2: tf.Tensor, alphas: readonly number[]): tf.Tensor {
   const check = validate('slerp');
-  check.tensor('z1', z1);
-  check.tensor('z2', z2);
+  check.tensor('z1', z1, { dtype: 'float32' });
+  check.tensor('z2', z2, { dtype: 'float32' });
   check.sameShape('z1', z1, 'z2', z2);
   const a = check.numbers('alphas', alphas as number[], { minLength: 1 });
   return tf.tidy(() => {
-    const u1 = tf.div(z1, tf.norm(z1));
-    const u2 = tf.div(z2, tf.norm(z2));
+    // The angle between the latents is 0/0 for a zero latent: reject it rather than return NaN.
+    const norms = tf.stack([tf.norm(z1), tf.norm(z2)]).dataSync();
+    norms.forEach((n, i) => check.check(n > 0 && Number.isFinite(n), `z${i + 1}`, 'a latent with a finite, non-zero norm', `norm ${n}`));
+    const u1 = tf.div(z1, norms[0]);
+    const u2 = tf.div(z2, norms[1]);
     const cos = tf.clipByValue(tf.sum(tf.mul(u1, u2)), -1, 1);
     const theta = tf.acos(cos).dataSync()[0];
     const sinTheta = Math.sin(theta);
@@ -32,7 +35,7 @@ export function slerp(z1: tf.Tensor, z2: tf.Tensor, alphas: readonly number[]): 
 
 /** n evenly spaced interpolation weights in [0, 1] (numpy linspace). */
 export function interpolationWeights(n: number): number[] {
-  validate('interpolationWeights').integer('n', n, { min: 2 });
+  validate('interpolationWeights').size('n', n, 2);
   return Array.from({ length: n }, (_, i) => (i === n - 1 ? 1 : i / (n - 1)));
 }
 

@@ -17,6 +17,7 @@ import {
   mapDataEstimate,
   oneStepSampler,
   sampleSteps,
+  slerp,
   ucgmStep,
 } from '@fewstep/samplers';
 
@@ -46,6 +47,9 @@ const cases: [string, () => unknown, RegExp][] = [
   ['classifierFreeGuidance nullClass', () => classifierFreeGuidance({ scale: 2, nullClass: -1 }), /nullClass/],
   ['mapDataEstimate fn', () => mapDataEstimate('x', 3 as never), /fn must be a function/],
   ['interpolationWeights n', () => interpolationWeights(1), /n must be an integer >= 2/],
+  ['interpolationWeights huge n', () => interpolationWeights(2 ** 40), /n must be at most/],
+  ['slerp int latents', () => slerp(tf.zeros([2], 'int32'), tf.ones([2], 'int32'), [0.5]), /z1 must be a float32 tensor/],
+  ['slerp zero latent', () => slerp(tf.zeros([2]), tf.ones([2]), [0.5]), /z1 must be a latent with a finite, non-zero norm, got "norm 0"/],
   ['sampleSteps sampler', () => sampleSteps({} as never), /sampler must be a Sampler/],
   ['edit replacement', () => edit({ images: tf.zeros([1, 2, 2, 3]), replacement: undefined as never, ts: [0, 1] }), /replacement/],
   ['edit images rank', () => edit({ images: tf.zeros([2, 3]), replacement: undefined as never, ts: [0, 1] }), /images must be a tensor of rank 4/],

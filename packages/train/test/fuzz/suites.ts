@@ -24,18 +24,11 @@ export const SUITES: { pkg: string; cases: FuzzCase[]; knownGaps: KnownGap[] }[]
   {
     pkg: '@fewstep/losses',
     cases: lossesCases,
-    knownGaps: [
-      { note: 'losses metrics.ts bilinearResize(x, size): size has no upper bound (2^40 -> raw RangeError)', matches: (c, p) => c === 'bilinearResize' && p.includes('RangeError') },
-      { note: "losses gradient.ts withoutGradient(fn): fn's return value unchecked (() => 1 -> raw tfjs customGrad error)", matches: (c, p) => c === 'withoutGradient' && p.startsWith('raw') },
-    ],
+    knownGaps: [],
   },
   {
     pkg: '@fewstep/samplers',
     cases: samplersCases,
-    knownGaps: [
-      { note: 'samplers interpolation.ts slerp(z1, z2, alphas): dtype unchecked (int32/bool z -> raw tfjs "sqrt must be float32")', matches: (c, p, a) => c.startsWith('slerp') && p.startsWith('raw') && a[0]?.some((t: { dtype: string }) => t.dtype !== 'float32') },
-      { note: 'samplers interpolation.ts slerp(z1, z2, alphas): a zero-norm latent gives a silent NaN (the angle is 0/0)', matches: (c, p, a) => c.startsWith('slerp') && p.startsWith('silent') && a[0]?.some((t: { fill: string }) => t.fill === 'zero') },
-      { note: 'samplers interpolation.ts interpolationWeights(n): n has no upper bound (2^40 -> raw RangeError)', matches: (c, p) => c.startsWith('slerp') && p.includes('RangeError') },
-    ],
+    knownGaps: [],
   },
 ];
