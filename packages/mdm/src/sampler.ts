@@ -185,7 +185,8 @@ export function* nestedSampleSteps(network: MultiResNetwork, sampler: NestedSamp
       tf.dispose(xs);
       xs = next;
       pending = x0s;
-      const finite = tf.tidy(() => tf.all(tf.isFinite(xs[0])).dataSync()[0]);
+      // One synchronous flag read per step; skipped on webgpu, whose dataSync is unreliable.
+      const finite = tf.getBackend() === 'webgpu' || tf.tidy(() => tf.all(tf.isFinite(xs[0])).dataSync()[0]);
       if (!finite) throw new FewstepError(where, `non-finite values (NaN or Inf) appeared in the latents at step ${index} (t = ${t})`, 'x');
       const event: NestedSamplerEvent = {
         index,

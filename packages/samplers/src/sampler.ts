@@ -92,8 +92,8 @@ export interface SampleOptions {
   /** Stops the run before the next step; the generator throws the signal's reason. */
   signal?: AbortSignal;
   /**
-   * Check for NaN/Inf after every step and report the step index (default true; one small sync per
-   * step). Checks the tensor the sample is read from: the state x, or xHat for samplers returning xHat.
+   * Check for NaN/Inf after every step and report the step index (default true except on webgpu,
+   * whose synchronous reads are unreliable; one small sync per step). Checks the tensor the sample is read from: the state x, or xHat for samplers returning xHat.
    */
   checkFinite?: boolean;
 }
@@ -185,7 +185,9 @@ export function sampleSteps(sampler: Sampler, opts: SampleOptions = {}): Generat
 
 function* run(sampler: Sampler, predictor: Predictor, opts: SampleOptions): Generator<SamplerEvent, void, void> {
   const noise = opts.noise ?? seededNoise(0);
-  const checkFinite = opts.checkFinite ?? true;
+  // The check reads one flag back synchronously; webgpu's dataSync is unreliable (headless
+  // Chromium returns zeros, then loses the device), so it is off there unless asked for.
+  const checkFinite = opts.checkFinite ?? tf.getBackend() !== 'webgpu';
   throwIfAborted(opts.signal);
 
   let nfe = 0;
