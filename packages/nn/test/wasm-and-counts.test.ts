@@ -6,8 +6,8 @@ import { expectGolden, expectNoLeak } from '@fewstep/testing';
 import { ddpmpp, DhariwalUNet, loadStateDict, ncsnpp, SongUNet } from '@fewstep/nn';
 import { buildNetwork, goldenWithWeights, input } from './helpers';
 
-// The same networks on wasm (with @fewstep/backends' training kernels): goldens, and a full
-// forward + backward + Adam step of each network family with no tensor growth across steps.
+// The same networks on wasm (with @fewstep/backends' training kernels): goldens; and a full
+// forward + backward + Adam step of each network family, on cpu and wasm, with no tensor growth.
 beforeAll(async () => {
   const report = await initBackend('wasm');
   expect(report.backend).toBe('wasm');
@@ -30,7 +30,10 @@ describe('net_* goldens on wasm', () => {
   }
 });
 
-describe('a training step of each network on wasm', () => {
+describe.each(['cpu', 'wasm'])('a training step of each network on %s', (backend) => {
+  beforeAll(async () => {
+    await tf.setBackend(backend);
+  });
   const tiny = { imgResolution: 8, inChannels: 2, outChannels: 2, modelChannels: 8, channelMult: [1, 2], numBlocks: 1, attnResolutions: [4], dropout: 0.1 };
   for (const [name, make] of [
     ['SongUNet DDPM++', () => ddpmpp(tiny)],
