@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     seed: 0,
     log: (line) => console.log(line),
   });
+  writeOutput(`${args.out}/ect-mlp.safetensors`, result.ectWeights);
   const path = `${args.out}/samples.png`;
   writeOutput(
     path,

@@ -5,7 +5,7 @@ import { AdamW, edmPreconditioning, ectPreconditioning, precondition, seededNois
 import { sampleToyArray, type ToyDistribution } from '@fewstep/data';
 import { mmdUnbiased, slicedWasserstein } from '@fewstep/eval';
 import { edmLoss, ectLoss, type Loss } from '@fewstep/losses';
-import { MLP } from '@fewstep/nn';
+import { MLP, saveSafetensors } from '@fewstep/nn';
 import { edmSampler, ectMultistepSampler, sample, type Sampler } from '@fewstep/samplers';
 
 export interface QuickstartOptions {
@@ -37,6 +37,8 @@ export interface QuickstartResult {
   reference: { mmd: number; sw: number };
   methods: MethodResult[];
   data: Float32Array;
+  /** The ECT model (EMA) as safetensors, PyTorch names; metadata: sigmaData, hidden. */
+  ectWeights: Uint8Array;
 }
 
 /** Standard deviation of all coordinates of the data (EDM's sigma_data). */
@@ -139,6 +141,7 @@ export function runQuickstart(o: QuickstartOptions): QuickstartResult {
     const points = draw(sampler, network, o.samples, o.seed + 7);
     return { label, nfe, points, ...metric(points) };
   });
+  const ectWeights = saveSafetensors(studentEma, { metadata: { sigmaData: String(sigmaData), hidden: String(o.hidden), data: o.data } });
   for (const m of [teacher, teacherEma, student, studentEma]) m.dispose();
-  return { sigmaData, pretrainSeconds, tuneSeconds, reference: metric(fresh2), methods, data: fresh };
+  return { sigmaData, pretrainSeconds, tuneSeconds, reference: metric(fresh2), methods, data: fresh, ectWeights };
 }
