@@ -94,6 +94,8 @@ export interface SampleOptions {
   /**
    * Check for NaN/Inf after every step and report the step index (default true; one small sync per
    * step). Checks the tensor the sample is read from: the state x, or xHat for samplers returning xHat.
+   * Default false on webgpu: the check reads synchronously, and webgpu's `dataSync` returns zeros
+   * and loses the device in headless Chromium.
    */
   checkFinite?: boolean;
 }
@@ -185,7 +187,7 @@ export function sampleSteps(sampler: Sampler, opts: SampleOptions = {}): Generat
 
 function* run(sampler: Sampler, predictor: Predictor, opts: SampleOptions): Generator<SamplerEvent, void, void> {
   const noise = opts.noise ?? seededNoise(0);
-  const checkFinite = opts.checkFinite ?? true;
+  const checkFinite = opts.checkFinite ?? tf.getBackend() !== 'webgpu';
   throwIfAborted(opts.signal);
 
   let nfe = 0;
