@@ -2,7 +2,7 @@
 // Chromium (Debian's /usr/bin/chromium through playwright-core; no browser download) on webgl and
 // webgpu, prints a table and exits non-zero on any mismatch, page error or missing backend.
 // webgpu may be skipped (with its reason) only when Chromium offers no adapter; webgl is required.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -91,6 +91,10 @@ function fmt(r: number): string {
 }
 
 async function main(): Promise<number> {
+  if (!existsSync(CHROMIUM)) {
+    console.error(`browser suite: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+    return 1;
+  }
   const t0 = Date.now();
   const js = await bundle();
   console.log(`bundled suite.js: ${(js.length / 1e6).toFixed(1)} MB in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
