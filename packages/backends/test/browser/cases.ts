@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   AdamW,
+  ectPreconditioning,
   edmPreconditioning,
   linearTransport,
   precondition,
@@ -12,9 +13,9 @@ import {
   ucgmEdmTransport,
   type Network,
 } from '@fewstep/core';
-import { edmLoss } from '@fewstep/losses';
+import { ectLoss, edmLoss } from '@fewstep/losses';
 import { firUp, MLP, SongUNet } from '@fewstep/nn';
-import { edmSampler, sample } from '@fewstep/samplers';
+import { ectMultistepSampler, edmSampler, sample } from '@fewstep/samplers';
 
 export interface Case {
   name: string;
@@ -127,6 +128,32 @@ const samplerCase: Case = {
   },
 };
 
+/**
+ * ECT: the consistency loss (target without gradient, pseudo-Huber) and its gradient, then ECT's
+ * two-step sampler, on an ECT-preconditioned MLP.
+ */
+const ectCase: Case = {
+  name: 'ectLoss + gradients, ectMultistepSampler (MLP)',
+  tol: 1e-3,
+  run() {
+    const net = tinyMlp();
+    const fTrain = precondition(net.forward, ectPreconditioning({ mode: 'train' }));
+    const x = normal([8, 4], 37, 0.5);
+    const loss = ectLoss({ stage: 3, c: 0.03 });
+    const { value, grads } = tf.variableGrads(
+      () => loss.compute({ network: fTrain, x, noise: seededNoise(41), step: 0 }).loss,
+      net.trainableParameters(),
+    );
+    const out: Record<string, tf.Tensor> = { loss: value };
+    const names = new Map(net.namedParameters().map(([n, v]) => [v.name, n]));
+    for (const [id, g] of Object.entries(grads)) out[`grad ${names.get(id)}`] = g;
+    const fEval = precondition(net.forward, ectPreconditioning({ mode: 'eval' }));
+    out.sample = sample(ectMultistepSampler({ tMax: 10, midT: [0.821] }), { network: fEval, shape: [6, 4], noise: seededNoise(43) });
+    net.dispose();
+    return out;
+  },
+};
+
 /** A SongUNet forward with GroupNorm, attention at 4x4 and down/up sampling. */
 const forwardCase: Case = {
   name: 'SongUNet forward (8x8, attention)',
@@ -165,4 +192,4 @@ const trainCase: Case = {
   },
 };
 
-export const CASES: Case[] = [transportCase, padCase, lossCase, samplerCase, forwardCase, trainCase];
+export const CASES: Case[] = [transportCase, padCase, lossCase, samplerCase, ectCase, forwardCase, trainCase];
