@@ -34,10 +34,10 @@ afterAll(() => {
 });
 
 describe.skipIf(skipReason !== null)('webgpu in Node (Dawn, SwiftShader)', () => {
-  test('auto picks webgpu and registers its AddN fix', async () => {
+  test('auto picks webgpu and registers its AddN and PadV2 fixes', async () => {
     const r = await initBackend('auto', { order: ['webgpu', 'wasm', 'cpu'] });
     expect(r.backend).toBe('webgpu');
-    expect(r.kernelsRegistered).toEqual(['AddN']);
+    expect(r.kernelsRegistered).toEqual(['AddN', 'PadV2']);
   });
 
   test('AddN with 8 and 20 inputs: stock is wrong, ours is right', async () => {
@@ -62,6 +62,23 @@ describe.skipIf(skipReason !== null)('webgpu in Node (Dawn, SwiftShader)', () =>
       expect(relError(stock, ref)).toBeGreaterThan(1e-3);
     }
     registerTrainingKernels('webgpu');
+  });
+
+  test('rank-5 PadV2 (nn zero insertion): stock returns garbage, ours matches cpu', async () => {
+    const padOn = async (backend: string) => {
+      await tf.setBackend(backend);
+      const x = seeded([2, 3, 4, 5, 3], 9);
+      const out = tf.pad(x, [[0, 0], [1, 0], [0, 1], [0, 0], [2, 1]], 0.5);
+      const v = Float32Array.from(await out.data());
+      tf.dispose([x, out]);
+      return v;
+    };
+    const ref = await padOn('cpu');
+    unregisterTrainingKernels('webgpu');
+    const stock = await padOn('webgpu');
+    registerTrainingKernels('webgpu');
+    expect(relError(await padOn('webgpu'), ref)).toBe(0);
+    expect(relError(stock, ref)).toBeGreaterThan(1e-3);
   });
 
   test('the small conv net has the same gradients on webgpu as on cpu', async () => {

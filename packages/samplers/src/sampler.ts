@@ -92,8 +92,10 @@ export interface SampleOptions {
   /** Stops the run before the next step; the generator throws the signal's reason. */
   signal?: AbortSignal;
   /**
-   * Check for NaN/Inf after every step and report the step index (default true except on webgpu,
-   * whose synchronous reads are unreliable; one small sync per step). Checks the tensor the sample is read from: the state x, or xHat for samplers returning xHat.
+   * Check for NaN/Inf after every step and report the step index (default true; one small sync per
+   * step). Checks the tensor the sample is read from: the state x, or xHat for samplers returning xHat.
+   * Default false on webgpu: the check reads synchronously, and webgpu's `dataSync` returns zeros
+   * and loses the device in headless Chromium.
    */
   checkFinite?: boolean;
 }

@@ -5,6 +5,7 @@ import { chunkedAddN } from './add-n';
 import { batchMatMulConfig } from './batch-matmul';
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d-grads';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-grads';
+import { padConfig } from './pad';
 import { maxPoolGradConfig, resizeNearestGradConfig } from './pool-resize-grads';
 import { unsortedSegmentSumConfig } from './segment-sum';
 import { tileConfig } from './tile';
@@ -52,4 +53,6 @@ export const TRAINING_KERNELS: readonly TrainingKernel[] = [
   { kernelName: tf.BatchMatMul, backends: ['wasm'], reason: 'fast', config: batchMatMulConfig },
   { kernelName: tf.Tile, backends: ['wasm'], reason: 'fast', config: tileConfig },
   { kernelName: tf.AddN, backends: ['webgpu'], reason: 'fix', config: addNConfig },
+  // Pad of rank > 4: webgl's packed shader does not compile, webgpu's WGSL is invalid (silent garbage).
+  { kernelName: tf.PadV2, backends: ['webgl', 'webgpu'], reason: 'fix', config: padConfig },
 ];
