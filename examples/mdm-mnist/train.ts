@@ -75,7 +75,7 @@ function train(net: UNet, stage: number, data: ReturnType<typeof loadMnist>, cur
       const full = mnistImagesTensor(data, b.indices, { range: 'signed' });
       const x = side === 28 ? full : (tf.avgPool(full, 2, 2, 'valid') as tf.Tensor4D);
       const { value: l, grads } = tf.variableGrads(() => loss.compute({ network: net.asNetwork(), x, noise, step, networkOptions: { train: true } }).loss, params);
-      const { grads: clipped } = clipByGlobalNorm(grads, 1);
+      const { grads: clipped } = clipByGlobalNorm(grads, 1); // its norm tensor is freed by this tidy
       opt.learningRate = lr(i);
       opt.applyGradients(clipped);
       return l;

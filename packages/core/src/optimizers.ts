@@ -181,21 +181,24 @@ tf.serialization.registerClass(RAdam);
 
 /**
  * Scales gradients so that their global L2 norm is at most maxNorm (PyTorch's
- * clip_grad_norm_). Returns new gradient tensors and the norm before clipping; non-finite norms
- * are reported, not hidden (the caller's guard decides what to do).
+ * clip_grad_norm_). Everything stays on the device (no synchronous read, so it is correct on
+ * webgpu too): returns new gradient tensors and the norm before clipping as a scalar tensor, both
+ * owned by the caller (`await norm.data()` to log it). A non-finite norm leaves the gradients
+ * unscaled, so it is reported rather than hidden (the caller's guard decides what to do).
  */
-export function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): { grads: tf.NamedTensorMap; norm: number } {
+export function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): { grads: tf.NamedTensorMap; norm: tf.Scalar } {
   const check = validate('clipByGlobalNorm');
   check.finite('maxNorm', maxNorm, { gt: 0 });
   if (!grads || typeof grads !== 'object') check.fail('grads', 'a record of gradient tensors', grads);
   const names = Object.keys(grads);
   check.check(names.length > 0, 'grads', 'at least one gradient', grads);
   names.forEach((n) => check.tensor(`grads.${n}`, grads[n], { dtype: 'float32' }));
-  const normT = tf.tidy(() => tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]))))));
-  const norm = normT.dataSync()[0];
-  normT.dispose();
-  const factor = Number.isFinite(norm) ? Math.min(1, maxNorm / (norm + 1e-6)) : 1;
-  const out: tf.NamedTensorMap = {};
-  for (const n of names) out[n] = factor === 1 ? grads[n].clone() : tf.mul(grads[n], factor);
-  return { grads: out, norm };
+  return tf.tidy(() => {
+    const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]))))) as tf.Scalar;
+    const scaled = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6)));
+    const factor = tf.where(tf.isFinite(norm), scaled, tf.onesLike(scaled));
+    const out: tf.NamedTensorMap = {};
+    for (const n of names) out[n] = tf.mul(grads[n], factor);
+    return { grads: out, norm };
+  });
 }

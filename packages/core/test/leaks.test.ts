@@ -46,7 +46,7 @@ const tensorReturning: Record<string, () => unknown> = {
   betaTimes: () => core.betaTimes({ a: 2, b: 2 }).sample(core.seededNoise(0), 3),
   logitNormalTimes: () => core.logitNormalTimes().sample(core.seededNoise(0), 3),
   uniformTimeDistribution: () => core.uniformTimeDistribution().sample(core.seededNoise(0), 3),
-  clipByGlobalNorm: () => core.clipByGlobalNorm({ a: x() }, 0.1).grads,
+  clipByGlobalNorm: () => core.clipByGlobalNorm({ a: x() }, 0.1),
   // transports' and preconditioners' tensor evaluations
   linearTransport: () => core.linearTransport().coefficients(t()),
   reLinearTransport: () => core.reLinearTransport().coefficients(t()),

@@ -62,19 +62,22 @@ describe('optimizers', () => {
 });
 
 describe('clipByGlobalNorm', () => {
-  it('scales to the maximum norm and reports the norm before clipping', async () => {
+  it('scales to the maximum norm on the device and returns the norm before clipping', async () => {
     const grads = { a: tf.tensor([3, 0]), b: tf.tensor([4]) };
-    const { grads: clipped, norm } = await expectNoLeak(
-      () => clipByGlobalNorm(grads, 1),
-      (r) => tf.dispose(Object.values(r.grads)),
-    );
-    expect(norm).toBeCloseTo(5, 6);
-    const again = clipByGlobalNorm(grads, 1);
-    expect(Array.from(again.grads.a.dataSync())).toEqual([expect.closeTo(0.6, 5), 0]);
-    expect(again.grads.b.dataSync()[0]).toBeCloseTo(0.8, 5);
-    expect(clipByGlobalNorm(grads, 10).grads.b.dataSync()[0]).toBe(4);
+    await expectNoLeak(() => clipByGlobalNorm(grads, 1)); // grads and norm, all caller-owned
+    const r = clipByGlobalNorm(grads, 1);
+    expect((await r.norm.data())[0]).toBeCloseTo(5, 6);
+    expect(Array.from(await r.grads.a.data())).toEqual([expect.closeTo(0.6, 5), 0]);
+    expect((await r.grads.b.data())[0]).toBeCloseTo(0.8, 5);
+    const loose = clipByGlobalNorm(grads, 10);
+    expect((await loose.grads.b.data())[0]).toBe(4);
+    // a non-finite norm is reported and the gradients are left unscaled (the guard decides)
+    const inf = { a: tf.tensor([Infinity, 1]) };
+    const rInf = clipByGlobalNorm(inf, 1);
+    expect((await rInf.norm.data())[0]).toBe(Infinity);
+    expect(Array.from(await rInf.grads.a.data())).toEqual([Infinity, 1]);
     expect(() => clipByGlobalNorm(grads, 0)).toThrow(/maxNorm must be a number > 0/);
-    void clipped;
+    tf.dispose([r, loose, rInf, grads, inf] as unknown as tf.TensorContainer);
   });
 });
 

@@ -100,9 +100,9 @@ export class StepGuard {
 
   private apply(args: GuardedStepArgs, grads: tf.NamedTensorMap): void {
     if (args.clipNorm === undefined) return args.optimizer.applyGradients(grads);
-    const clipped = clipByGlobalNorm(grads, args.clipNorm).grads;
+    const { grads: clipped, norm } = clipByGlobalNorm(grads, args.clipNorm);
     args.optimizer.applyGradients(clipped);
-    tf.dispose(Object.values(clipped));
+    tf.dispose([norm, ...Object.values(clipped)]);
   }
 
   private skip(step: number, tensor: string, loss: number): GuardedStepResult {
