@@ -281,6 +281,8 @@ async function main(): Promise<void> {
     const wasmImgS = TRAIN_BATCH / median(rows[0].stepS);
     if (typeof cpu === 'string') log(`| ${m.name} | - | ${cpu} | - | - |`);
     else log(`| ${m.name} | ${cpu.batch} | ${f1(cpu.s)} | ${(cpu.batch / cpu.s).toFixed(3)} | ${f1(wasmImgS / (cpu.batch / cpu.s))}x |`);
+    log('');
+    log('Stock cpu (without our `Conv2DBackpropFilter`) is not timed: its filter gradient runs at ~0.003-0.004 GFLOP/s (`bench:backends`), and a step needs ~0.9 GFLOP of filter gradient per unet-s32 image, so a batch-2 step would take roughly 8-10 minutes.');
     unregisterTrainingKernels();
   }
   log('');
