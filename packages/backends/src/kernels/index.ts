@@ -6,6 +6,7 @@ import { batchMatMulConfig } from './batch-matmul';
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d-grads';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-grads';
 import { padConfig } from './pad';
+import { sliceConfig } from './slice';
 import { maxPoolGradConfig, resizeNearestGradConfig } from './pool-resize-grads';
 import { unsortedSegmentSumConfig } from './segment-sum';
 import { tileConfig } from './tile';
@@ -55,4 +56,6 @@ export const TRAINING_KERNELS: readonly TrainingKernel[] = [
   { kernelName: tf.AddN, backends: ['webgpu'], reason: 'fix', config: addNConfig },
   // Pad of rank > 4: webgl's packed shader does not compile, webgpu's WGSL is invalid (silent garbage).
   { kernelName: tf.PadV2, backends: ['webgl', 'webgpu'], reason: 'fix', config: padConfig },
+  // Rank > 4 takes stock wasm's per-element loop (the gradient of rank-5 pads): ~300x an Add.
+  { kernelName: tf.Slice, backends: ['wasm'], reason: 'fast', config: sliceConfig },
 ];

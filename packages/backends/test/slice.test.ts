@@ -1,0 +1,41 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { registerTrainingKernels, unregisterTrainingKernels } from '@fewstep/backends';
+import { mergeSliceDims } from '../src/kernels/slice';
+import { onBackend, seeded } from './helpers';
+
+describe('Slice of rank > 4 on wasm, over merged dimensions', () => {
+  beforeAll(() => {
+    registerTrainingKernels('wasm');
+  });
+  afterAll(() => {
+    unregisterTrainingKernels();
+  });
+
+  test('mergeSliceDims folds dimensions taken whole into the one before them', () => {
+    expect(mergeSliceDims([16, 32, 16, 2, 64], [0, 0, 0, 0, 0], [16, 32, 16, 1, 64])).toEqual({ shape: [8192, 128], begin: [0, 0], size: [8192, 64] });
+    expect(mergeSliceDims([2, 3, 4, 5, 6], [1, 0, 1, 0, 0], [1, 3, 2, 5, 6])).toEqual({ shape: [6, 120], begin: [3, 30], size: [3, 60] });
+    expect(mergeSliceDims([2, 3], [0, 0], [2, 3])).toEqual({ shape: [6], begin: [0], size: [6] });
+  });
+
+  const cases: [number[], number[], number[]][] = [
+    [[4, 3, 5, 2, 6], [0, 0, 0, 1, 0], [4, 3, 5, 1, 6]], // nn's zero-insertion pad gradient
+    [[2, 3, 4, 5, 3], [1, 0, 2, 0, 1], [1, 3, 2, 5, 2]],
+    [[2, 2, 3, 2, 2, 3], [0, 1, 0, 0, 1, 0], [2, 1, 3, 2, 1, 3]],
+    [[3, 2, 2, 2, 2], [1, 1, 1, 1, 1], [2, 1, 1, 1, -1]], // nothing merges below rank 5: stock runs
+  ];
+  test.each(cases.map((c) => [JSON.stringify(c), c] as const))('values and gradients match cpu, no leaks: %s', async (_, [shape, begin, size]) => {
+    const f = () => {
+      const x = seeded(shape, 5);
+      const y = tf.slice(x, begin, size);
+      const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.slice(v, begin, size), seeded(y.shape, 6))))(x);
+      return [y, g];
+    };
+    await tf.setBackend('wasm');
+    const before = tf.memory().numTensors;
+    const ours = await onBackend('wasm', f);
+    expect(tf.memory().numTensors).toBe(before);
+    const stock = await onBackend('cpu', f);
+    expect(ours.map((a) => Array.from(a))).toEqual(stock.map((a) => Array.from(a)));
+  });
+});
