@@ -12,18 +12,7 @@ export async function onBackend<T extends tf.Tensor | tf.Tensor[]>(backend: stri
   return values;
 }
 
-/** max |a - e| / (max |e| + tiny): the relative error used by every kernel table. */
-export function relError(a: ArrayLike<number>, e: ArrayLike<number>): number {
-  if (a.length !== e.length) return Infinity;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < e.length; i++) {
-    const d = Math.abs(a[i] - e[i]);
-    num = Number.isNaN(d) ? Infinity : Math.max(num, d);
-    den = Math.max(den, Math.abs(e[i]));
-  }
-  return num / (den + 1e-12);
-}
+export { relError } from './rel-error';
 
 /** Deterministic values in [-1, 1) from a seed (the same data on every backend). */
 export function seeded(shape: number[], seed: number): tf.Tensor {

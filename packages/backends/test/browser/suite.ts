@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { initBackend } from '@fewstep/backends';
 import { CASES, type Case } from './cases';
+import { relError } from '../rel-error';
 
 export interface CaseResult {
   backend: string;
@@ -30,18 +31,6 @@ export interface SuiteResult {
   leakedTensors: number;
 }
 
-/** max |a - e| / max |e|, NaN-aware. */
-function relError(a: ArrayLike<number>, e: ArrayLike<number>): number {
-  if (a.length !== e.length) return Infinity;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < e.length; i++) {
-    const d = Math.abs(a[i] - e[i]);
-    num = Number.isNaN(d) ? Infinity : Math.max(num, d);
-    den = Math.max(den, Math.abs(e[i]));
-  }
-  return num / (den + 1e-12);
-}
 
 async function runOn(backend: string, c: Case): Promise<{ values: Record<string, Float32Array>; ms: number }> {
   if (!(await tf.setBackend(backend))) throw new Error(`setBackend(${backend}) failed`);
