@@ -69,6 +69,7 @@ export { stopGradient } from './gradient';
 export { updateEma, fixedDecay, halfLifeDecay, powerDecay, ExponentialMovingAverage } from './ema';
 export type { EmaDecay } from './ema';
 export { AdamW, RAdam, clipByGlobalNorm } from './optimizers';
+export type { AdamOptions } from './optimizers';
 export { constantLr, warmupLr, cosineLr, inverseSqrtLr } from './lr-schedules';
 export type { LrSchedule } from './lr-schedules';
 export { mdmGammas, vdmLossWeights, shiftGamma } from './mdm-schedules';

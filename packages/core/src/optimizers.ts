@@ -14,13 +14,13 @@ interface Moments {
   v: tf.Variable;
 }
 
-function checkAdamHyper(where: string, lr: number, beta1: number, beta2: number, eps: number, wd: number): void {
-  const check = validate(where);
-  check.finite('learningRate', lr, { min: 0 });
-  check.finite('beta1', beta1, { min: 0, lt: 1 });
-  check.finite('beta2', beta2, { min: 0, lt: 1 });
-  check.finite('epsilon', eps, { gt: 0 });
-  check.finite('weightDecay', wd, { min: 0 });
+/** Hyper-parameters of the Adam family (PyTorch's names and defaults; weight decay per optimizer). */
+export interface AdamOptions {
+  learningRate?: number;
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+  weightDecay?: number;
 }
 
 /**
@@ -31,14 +31,27 @@ abstract class AdamFamily extends tf.Optimizer {
   protected moments = new Map<string, Moments>();
   step = 0;
 
-  constructor(
-    public learningRate: number,
-    readonly beta1: number,
-    readonly beta2: number,
-    readonly epsilon: number,
-    readonly weightDecay: number,
-  ) {
+  learningRate: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  readonly weightDecay: number;
+
+  constructor(where: string, opts: AdamOptions, defaultWeightDecay: number) {
     super();
+    const check = validate(where);
+    this.learningRate = check.finite('learningRate', opts.learningRate ?? 1e-3, { min: 0 });
+    this.beta1 = check.finite('beta1', opts.beta1 ?? 0.9, { min: 0, lt: 1 });
+    this.beta2 = check.finite('beta2', opts.beta2 ?? 0.999, { min: 0, lt: 1 });
+    this.epsilon = check.finite('epsilon', opts.epsilon ?? 1e-8, { gt: 0 });
+    this.weightDecay = check.finite('weightDecay', opts.weightDecay ?? defaultWeightDecay, { min: 0 });
+  }
+
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    return new cls(config as never);
   }
 
   private createMoments(like: tf.Tensor): Moments {
@@ -122,23 +135,14 @@ abstract class AdamFamily extends tf.Optimizer {
 export class AdamW extends AdamFamily {
   static className = 'FewstepAdamW';
 
-  constructor(opts: { learningRate?: number; beta1?: number; beta2?: number; epsilon?: number; weightDecay?: number } = {}) {
-    const { learningRate = 1e-3, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, weightDecay = 0.01 } = opts;
-    checkAdamHyper('AdamW', learningRate, beta1, beta2, epsilon, weightDecay);
-    super(learningRate, beta1, beta2, epsilon, weightDecay);
+  constructor(opts: AdamOptions = {}) {
+    super('AdamW', opts, 0.01);
   }
 
   protected direction(m: tf.Tensor, v: tf.Tensor, t: number): tf.Tensor {
     const mHat = tf.div(m, 1 - this.beta1 ** t);
     const vHat = tf.div(v, 1 - this.beta2 ** t);
     return tf.div(mHat, tf.add(tf.sqrt(vHat), this.epsilon));
-  }
-
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
-    return new cls(config as never);
   }
 }
 
@@ -150,10 +154,8 @@ export class AdamW extends AdamFamily {
 export class RAdam extends AdamFamily {
   static className = 'FewstepRAdam';
 
-  constructor(opts: { learningRate?: number; beta1?: number; beta2?: number; epsilon?: number; weightDecay?: number } = {}) {
-    const { learningRate = 1e-3, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, weightDecay = 0 } = opts;
-    checkAdamHyper('RAdam', learningRate, beta1, beta2, epsilon, weightDecay);
-    super(learningRate, beta1, beta2, epsilon, weightDecay);
+  constructor(opts: AdamOptions = {}) {
+    super('RAdam', opts, 0);
   }
 
   protected direction(m: tf.Tensor, v: tf.Tensor, t: number): tf.Tensor {
@@ -168,12 +170,6 @@ export class RAdam extends AdamFamily {
     return tf.mul(tf.mul(mHat, adaptive), rect);
   }
 
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
-    return new cls(config as never);
-  }
 }
 
 tf.serialization.registerClass(AdamW);

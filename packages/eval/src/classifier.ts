@@ -61,6 +61,13 @@ function checkImages(where: string, model: tf.LayersModel, images: tf.Tensor4D):
   check.check(ok, 'images', `images of shape [N, ${h}, ${w}, ${c}] (the model's input)`, images);
 }
 
+function checkImagesAndLabels(where: string, model: tf.LayersModel, images: tf.Tensor4D, labels: tf.Tensor1D): void {
+  checkImages(where, model, images);
+  const check = validate(where);
+  check.tensor('labels', labels, { rank: 1 });
+  check.check(labels.shape[0] === images.shape[0], 'labels', `${images.shape[0]} labels (one per image)`, labels);
+}
+
 const featureModels = new WeakMap<tf.LayersModel, tf.LayersModel>();
 
 // A model sharing the classifier's weights that stops at the feature layer (built once per model).
@@ -98,10 +105,8 @@ export function mnistFeatures(model: tf.LayersModel, images: tf.Tensor4D, option
 export function classifierAccuracy(model: tf.LayersModel, images: tf.Tensor4D, labels: tf.Tensor1D, options: { batchSize?: number } = {}): number {
   const where = 'classifierAccuracy';
   checkModel(where, model);
-  checkImages(where, model, images);
+  checkImagesAndLabels(where, model, images, labels);
   const check = validate(where);
-  check.tensor('labels', labels, { rank: 1 });
-  check.check(labels.shape[0] === images.shape[0], 'labels', `${images.shape[0]} labels (one per image)`, labels);
   const batchSize = check.integer('options.batchSize', options.batchSize ?? 500, { min: 1 });
   const correct = tf.tidy(() => {
     const predicted = inBatches(images, batchSize, (b) => tf.argMax(model.predict(b) as tf.Tensor, 1));
@@ -161,10 +166,8 @@ export function trainMnistClassifier(
 ): number[] {
   const where = 'trainMnistClassifier';
   checkModel(where, model);
-  checkImages(where, model, images);
+  checkImagesAndLabels(where, model, images, labels);
   const check = validate(where);
-  check.tensor('labels', labels, { rank: 1 });
-  check.check(labels.shape[0] === images.shape[0], 'labels', `${images.shape[0]} labels (one per image)`, labels);
   const epochs = check.integer('options.epochs', options.epochs ?? 1, { min: 1 });
   const batchSize = check.integer('options.batchSize', options.batchSize ?? 64, { min: 1 });
   const lr = check.finite('options.learningRate', options.learningRate ?? 1e-3, { gt: 0 });
