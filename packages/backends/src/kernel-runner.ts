@@ -87,6 +87,23 @@ export class KernelRunner {
   }
 }
 
+/**
+ * A kernel config whose body composes the backend's own kernels through a KernelRunner (its
+ * intermediates freed, nothing recorded on the tape): `body(r, inputs, attrs)`.
+ */
+export function runnerKernel<I extends Record<string, TensorInfo>, A>(
+  kernelName: string,
+  backendName: string,
+  body: (r: KernelRunner, inputs: I, attrs: A) => TensorInfo,
+): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName,
+    kernelFunc: ({ inputs, backend, attrs }) =>
+      KernelRunner.use(backend as tf.KernelBackend, backendName, (r) => body(r, inputs as unknown as I, attrs as unknown as A)),
+  };
+}
+
 /** Reads a tensor's values synchronously from its backend. */
 export function readValues(backend: tf.KernelBackend, t: TensorInfo): Float32Array | Int32Array | Uint8Array {
   return backend.readSync(t.dataId) as Float32Array | Int32Array | Uint8Array;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { KernelRunner } from '../kernel-runner';
+import { KernelRunner, runnerKernel } from '../kernel-runner';
 import { polyphaseInputGrad } from './polyphase';
 import { convGeometry, convWithPads, dilateRowsCols, fromNHWC, nhwcShape, toNHWC, type Pad } from './conv-geometry';
 
@@ -84,27 +84,13 @@ export function conv2dBackpropInput(
 }
 
 export function conv2dBackpropFilterConfig(backendName: string): tf.KernelConfig {
-  return {
-    kernelName: tf.Conv2DBackpropFilter,
-    backendName,
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-      return KernelRunner.use(backend as tf.KernelBackend, backendName, (r) =>
-        conv2dBackpropFilter(r, x, dy, attrs as unknown as FilterGradAttrs),
-      );
-    },
-  };
+  return runnerKernel<{ x: TensorInfo; dy: TensorInfo }, FilterGradAttrs>(tf.Conv2DBackpropFilter, backendName, (r, { x, dy }, attrs) =>
+    conv2dBackpropFilter(r, x, dy, attrs),
+  );
 }
 
 export function conv2dBackpropInputConfig(backendName: string): tf.KernelConfig {
-  return {
-    kernelName: tf.Conv2DBackpropInput,
-    backendName,
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
-      return KernelRunner.use(backend as tf.KernelBackend, backendName, (r) =>
-        conv2dBackpropInput(r, dy, filter, attrs as unknown as InputGradAttrs),
-      );
-    },
-  };
+  return runnerKernel<{ dy: TensorInfo; filter: TensorInfo }, InputGradAttrs>(tf.Conv2DBackpropInput, backendName, (r, { dy, filter }, attrs) =>
+    conv2dBackpropInput(r, dy, filter, attrs),
+  );
 }

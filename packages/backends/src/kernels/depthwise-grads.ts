@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { KernelRunner } from '../kernel-runner';
+import { KernelRunner, runnerKernel } from '../kernel-runner';
 import { convGeometry, convWithPads, dilateRowsCols, type Pad } from './conv-geometry';
 
 type TensorInfo = tf.TensorInfo;
@@ -104,27 +104,13 @@ export function depthwiseBackpropFilter(
 }
 
 export function depthwiseBackpropInputConfig(backendName: string): tf.KernelConfig {
-  return {
-    kernelName: tf.DepthwiseConv2dNativeBackpropInput,
-    backendName,
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
-      return KernelRunner.use(backend as tf.KernelBackend, backendName, (r) =>
-        depthwiseBackpropInput(r, dy, filter, attrs as unknown as DepthwiseGradAttrs),
-      );
-    },
-  };
+  return runnerKernel<{ dy: TensorInfo; filter: TensorInfo }, DepthwiseGradAttrs>(tf.DepthwiseConv2dNativeBackpropInput, backendName, (r, { dy, filter }, attrs) =>
+    depthwiseBackpropInput(r, dy, filter, attrs),
+  );
 }
 
 export function depthwiseBackpropFilterConfig(backendName: string): tf.KernelConfig {
-  return {
-    kernelName: tf.DepthwiseConv2dNativeBackpropFilter,
-    backendName,
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-      return KernelRunner.use(backend as tf.KernelBackend, backendName, (r) =>
-        depthwiseBackpropFilter(r, x, dy, attrs as unknown as DepthwiseGradAttrs),
-      );
-    },
-  };
+  return runnerKernel<{ x: TensorInfo; dy: TensorInfo }, DepthwiseGradAttrs>(tf.DepthwiseConv2dNativeBackpropFilter, backendName, (r, { x, dy }, attrs) =>
+    depthwiseBackpropFilter(r, x, dy, attrs),
+  );
 }
