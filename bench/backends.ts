@@ -4,7 +4,7 @@
  * (machines are shared and noisy: compare the ratios of one run). Writes its section of
  * docs/benchmarks.md. Run: `npm run bench:backends` (FEWSTEP_BENCH_QUICK=1 for a short run).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeBenchmarkSection } from './doc-section';
 import { cpus, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, registerTrainingKernels, unregisterTrainingKernels } from '@fewstep/backends';
@@ -337,21 +337,7 @@ async function main(): Promise<void> {
   log('');
   log(`Load average ${loadavg()[0].toFixed(1)} at the end (the machine is shared: compare ratios within this run).`);
   unregisterTrainingKernels();
-  writeSection(lines.join('\n'));
-}
-
-/** Replaces this script's section of docs/benchmarks.md (other benches own other sections). */
-function writeSection(body: string): void {
-  const file = new URL('../docs/benchmarks.md', import.meta.url);
-  const start = '<!-- bench:backends:start -->';
-  const end = '<!-- bench:backends:end -->';
-  const section = `${start}\n## Backends: cpu vs wasm, stock vs @fewstep/backends (\`npm run bench:backends\`)\n\n${body}\n${end}`;
-  const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const next = old.includes(start)
-    ? old.slice(0, old.indexOf(start)) + section + old.slice(old.indexOf(end) + end.length)
-    : `${old.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, next);
-  console.log(`\nwrote docs/benchmarks.md`);
+  writeBenchmarkSection('backends', `Backends: cpu vs wasm, stock vs @fewstep/backends (\`npm run bench:backends\`)`, lines.join('\n'));
 }
 
 await main();

@@ -6,7 +6,7 @@
  * section of docs/benchmarks.md. Run: `npm run bench:train-step` (FEWSTEP_BENCH_QUICK=1: batch 4,
  * 2 timed steps, no cpu row; for trying the script, not for the table).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeBenchmarkSection } from './doc-section';
 import { cpus, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, registerTrainingKernels, unregisterTrainingKernels } from '@fewstep/backends';
@@ -287,21 +287,7 @@ async function main(): Promise<void> {
   }
   log('');
   log(`Load average ${loadavg().map(f1).join(' / ')} at the end (the machine is shared by several engineers: absolute figures move with the load, and PyTorch's were taken on a quieter machine).`);
-  writeSection(lines.join('\n'));
-}
-
-/** Replaces this script's section of docs/benchmarks.md (other benches own other sections). */
-function writeSection(body: string): void {
-  const file = new URL('../docs/benchmarks.md', import.meta.url);
-  const start = '<!-- bench:train-step:start -->';
-  const end = '<!-- bench:train-step:end -->';
-  const section = `${start}\n## ECT training step of EDM's SongUNet vs PyTorch (\`npm run bench:train-step\`)\n\n${body}\n${end}`;
-  const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const next = old.includes(start)
-    ? old.slice(0, old.indexOf(start)) + section + old.slice(old.indexOf(end) + end.length)
-    : `${old.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, next);
-  console.log('\nwrote docs/benchmarks.md');
+  writeBenchmarkSection('train-step', `ECT training step of EDM's SongUNet vs PyTorch (\`npm run bench:train-step\`)`, lines.join('\n'));
 }
 
 await main();
