@@ -27,15 +27,21 @@ function checkSigmaRange(where: string, sigmaMin: number, sigmaMax: number): voi
   if (!(sigmaMin < sigmaMax)) check.fail('sigmaMin', `< sigmaMax (${sigmaMax})`, sigmaMin);
 }
 
-/** sigma^(1/rho) for both ends, finite and distinct: a tiny rho overflows or underflows float64 (80^(1/0.002) = Infinity). */
-export function rhoRoots(where: string, sigmaMin: number, sigmaMax: number, rho: number): { lo: number; hi: number } {
+/**
+ * sigma^(1/rho) for both ends, finite and distinct: a tiny rho overflows or underflows float64
+ * (80^(1/0.002) = Infinity). With `float32`, the roots must also fit float32, for grids computed
+ * on the device (80^(1/0.04) overflows there).
+ */
+export function rhoRoots(where: string, sigmaMin: number, sigmaMax: number, rho: number, opts: { float32?: boolean } = {}): { lo: number; hi: number } {
   const check = validate(where);
   check.finite('rho', rho, { gt: 0 });
-  const hi = sigmaMax ** (1 / rho);
-  const lo = sigmaMin ** (1 / rho);
+  const round = opts.float32 ? Math.fround : (v: number) => v;
+  const hi = round(sigmaMax ** (1 / rho));
+  const lo = round(sigmaMin ** (1 / rho));
   // Underflow to 0 (0.002^(1/0.002)) collapses the grid onto sigma = 0 just as badly.
   if (!Number.isFinite(hi) || !Number.isFinite(lo) || !(lo > 0) || !(hi > lo)) {
-    check.fail('rho', `large enough that sigma^(1/rho) stays finite and positive for sigma in [${sigmaMin}, ${sigmaMax}]`, rho);
+    const range = opts.float32 ? 'finite and positive in float32' : 'finite and positive';
+    check.fail('rho', `large enough that sigma^(1/rho) stays ${range} for sigma in [${sigmaMin}, ${sigmaMax}]`, rho);
   }
   return { lo, hi };
 }

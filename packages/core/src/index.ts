@@ -43,6 +43,7 @@ export {
   exponentialSigmas,
   uniformTimes,
   cmIndexSigma,
+  rhoRoots,
   kumaraswamy,
   unifiedTimeGrid,
   explicitGrid,

@@ -27,6 +27,17 @@ export type NoiseState =
   | { kind: 'replay'; position: number };
 
 /** A fresh 32-bit seed for draw `counter` (and sub-stream `lane`) of a source seeded with `seed`. */
+/**
+ * log of a Gamma(shape) draw. Below shape 1 it uses Gamma(a) = Gamma(a + 1) U^(1/a) (Marsaglia &
+ * Tsang), in logs, so it stays finite where the draw itself underflows.
+ */
+function logGamma(s: number[], shape: number, seed: number, stream: number): tf.Tensor {
+  if (shape >= 1) return tf.log(tf.randomGamma(s, shape, 1, 'float32', seed));
+  const g = tf.randomGamma(s, shape + 1, 1, 'float32', seed);
+  const u = tf.randomUniform(s, 1e-30, 1, 'float32', mixSeed(seed, 2, stream));
+  return tf.add(tf.log(g), tf.div(tf.log(u), shape));
+}
+
 function mixSeed(seed: number, counter: number, lane = 0): number {
   return hash32(hash32(seed, counter), lane);
 }
@@ -113,13 +124,11 @@ abstract class CountingSource implements NoiseSource {
     const check = validate('NoiseSource.beta');
     check.finite('a', a, { gt: 0 });
     check.finite('b', b, { gt: 0 });
-    // Beta(a, b) = X / (X + Y) with X ~ Gamma(a), Y ~ Gamma(b): tfjs has no Beta sampler.
+    // Beta(a, b) = X / (X + Y) = sigmoid(log X - log Y) with X ~ Gamma(a), Y ~ Gamma(b): tfjs has
+    // no Beta sampler. In logs because a Gamma draw with a small shape underflows float32 to 0
+    // (a = 0.002 gave 0/0).
     const out = this.rows(shape, (s, seed) =>
-      tf.tidy(() => {
-        const x = tf.randomGamma(s, a, 1, 'float32', seed);
-        const y = tf.randomGamma(s, b, 1, 'float32', mixSeed(seed, 1, 7));
-        return tf.div(x, tf.add(x, y));
-      }),
+      tf.tidy(() => tf.sigmoid(tf.sub(logGamma(s, a, seed, 7), logGamma(s, b, mixSeed(seed, 1, 7), 11)))),
     );
     this.counter++;
     return out;

@@ -71,8 +71,13 @@ export function recoverEstimates(
   check.tensor('xt', xt);
   check.tensor('output', output);
   check.sameShape('xt', xt, 'output', output);
-  if (typeof t === 'number') transport.checkTime('recoverEstimates', 't', t);
-  else check.shape('t', t, [xt.shape[0]]);
+  if (typeof t === 'number') {
+    transport.checkTime('recoverEstimates', 't', t);
+    checkSolvable(transport, parameterisation, t);
+  } else {
+    check.tensor('t', t, { dtype: 'float32' });
+    check.shape('t', t, [xt.shape[0]]);
+  }
   return tf.tidy(() => {
     const b = (c: Coef) => (typeof c === 'number' ? c : perSample(c, xt));
     const a = b(transport.alphaIn(t as tf.Tensor));
@@ -89,6 +94,27 @@ export function recoverEstimates(
       zHat: tf.div(tf.sub(tf.mul(xt, q), tf.mul(output, g)), dent),
     };
   }) as Estimates;
+}
+
+/**
+ * At a scalar time where the 2x2 system is singular (the data end for 'x0', the noise end for
+ * 'eps', ...) one of the two estimates is undetermined: say so rather than return 0/0. A
+ * per-sample tensor of times is not read back (that would sync the device); samplers keep their
+ * grids inside the open interval, and an exact endpoint there gives a non-finite estimate.
+ */
+function checkSolvable(transport: Transport, parameterisation: Parameterisation, t: number): void {
+  const a = transport.alphaIn(t);
+  const g = transport.gammaIn(t);
+  const w = parameterisation === 'x0' || parameterisation === 'eps' ? undefined : outputWeights(transport, parameterisation, t);
+  const det = parameterisation === 'x0' ? a : parameterisation === 'eps' ? g : a * (w!.q as number) - g * (w!.p as number);
+  if (det === 0 || !Number.isFinite(det)) {
+    throw new FewstepError(
+      'recoverEstimates',
+      `t = ${t} must be a time where the "${parameterisation}" output determines both estimates for transport ${transport.name} ` +
+        `(alphaIn = ${a}, gammaIn = ${g}): at this time one of xHat, zHat is undetermined`,
+      't',
+    );
+  }
 }
 
 /** x_t = alphaIn(t) z + gammaIn(t) x: the network input at time t. */

@@ -42,8 +42,13 @@ function makePrecond(
   function coefficients(sigma: tf.Tensor): PrecondCoefficients<tf.Tensor>;
   function coefficients(sigma: number | tf.Tensor): PrecondCoefficients<number> | PrecondCoefficients<tf.Tensor> {
     if (typeof sigma === 'number') {
-      validate(`${name}.coefficients`).number('sigma', sigma, { min: 0 });
-      return { cSkip: f.cSkip(sigma), cOut: f.cOut(sigma), cIn: f.cIn(sigma), cNoise: f.cNoise(sigma) };
+      const check = validate(`${name}.coefficients`);
+      check.number('sigma', sigma, { min: 0 });
+      const c = { cSkip: f.cSkip(sigma), cOut: f.cOut(sigma), cIn: f.cIn(sigma), cNoise: f.cNoise(sigma) };
+      // e.g. cNoise = ln(sigma)/4 at sigma = 0: the network would be asked about a -Infinity label.
+      const bad = Object.entries(c).find(([, v]) => !Number.isFinite(v));
+      if (bad) check.fail('sigma', `a noise level where every coefficient is finite (${bad[0]} = ${bad[1]})`, sigma);
+      return c;
     }
     validate(`${name}.coefficients`).tensor('sigma', sigma, { rank: [0, 1] });
     return tf.tidy(() => tensorF(sigma.toFloat()) as unknown as tf.TensorContainerObject) as unknown as PrecondCoefficients<tf.Tensor>;

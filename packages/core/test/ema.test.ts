@@ -32,7 +32,7 @@ describe('EMA', () => {
         }
         v.dispose();
       }),
-      { numRuns: 20 },
+      { numRuns: 20, seed: 20261122 }, // a fixed seed: CI must be reproducible
     );
   });
 

@@ -48,7 +48,7 @@ describe('grid properties', () => {
           }
         },
       ),
-      { numRuns: 100 },
+      { numRuns: 100, seed: 20261122 }, // a fixed seed: CI must be reproducible
     );
   });
 
@@ -72,7 +72,7 @@ describe('grid properties', () => {
           body.forEach((t) => expect(t).toBeLessThanOrEqual(1));
         },
       ),
-      { numRuns: 100 },
+      { numRuns: 100, seed: 20261122 }, // a fixed seed: CI must be reproducible
     );
     // gaps [0, 0] with 2 steps: linspace(0, 1, 3)[:-1] = [0, 0.5] reversed for t=0-is-data: [1, 0.5, 0]
     expect(unifiedTimeGrid({ steps: 2, integrationStart: 1 }).times).toEqual([1, 0.5, 0]);

@@ -99,7 +99,7 @@ const inPlace: Record<string, () => void> = {
 /** Exports that return no tensors (numbers, arrays, functions of numbers, types' runtime helpers, errors). */
 const noTensors = new Set([
   'FewstepError', 'Validator', 'validate', 'describe', 'isTensor', 'numberMath', 'tensorMath', 'PARAMETERISATIONS',
-  'karrasSigmas', 'exponentialSigmas', 'uniformTimes', 'cmIndexSigma', 'kumaraswamy', 'unifiedTimeGrid', 'explicitGrid',
+  'karrasSigmas', 'exponentialSigmas', 'uniformTimes', 'cmIndexSigma', 'rhoRoots', 'kumaraswamy', 'unifiedTimeGrid', 'explicitGrid',
   'cmCurriculum', 'ictNumScales', 'ictSigmas', 'ictIndexProbabilities', 'ictWeights', 'erf', 'ectRatio', 'ectStage',
   'roundHalfEven', 'fixedDecay', 'halfLifeDecay', 'powerDecay', 'constantLr', 'warmupLr', 'cosineLr', 'inverseSqrtLr',
   'mdmGammas', 'vdmLossWeights', 'shiftGamma', 'SNR_WEIGHTINGS', 'createRng', 'hash32',

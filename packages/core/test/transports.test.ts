@@ -103,7 +103,7 @@ describe('transport properties', () => {
             }
           });
         }),
-        { numRuns: 15 },
+        { numRuns: 15, seed: 20261122 }, // a fixed seed: CI must be reproducible
       );
     }
   });

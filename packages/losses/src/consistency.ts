@@ -4,6 +4,7 @@ import {
   eulerStep,
   heunStep,
   perSample,
+  rhoRoots,
   snrWeighting,
   toPerSample,
   validate,
@@ -47,6 +48,8 @@ interface Resolved {
   sigmaMin: number;
   sigmaMax: number;
   rho: number;
+  /** sigmaMin^(1/rho), sigmaMax^(1/rho): checked to fit float32, where the grid is computed. */
+  roots: { lo: number; hi: number };
   sigmaData: number;
   distance: Distance;
   weighting: SnrWeighting;
@@ -56,11 +59,13 @@ function resolve(where: string, opts: ConsistencyLossOptions): Resolved {
   const check = validate(where);
   const sigmaMin = check.finite('sigmaMin', opts.sigmaMin ?? 0.002, { gt: 0 });
   const sigmaMax = check.finite('sigmaMax', opts.sigmaMax ?? 80, { gt: sigmaMin });
+  const rho = check.finite('rho', opts.rho ?? 7, { gt: 0 });
   return {
     curriculum: cmCurriculum(opts.curriculum ?? {}),
     sigmaMin,
     sigmaMax,
-    rho: check.finite('rho', opts.rho ?? 7, { gt: 0 }),
+    rho,
+    roots: rhoRoots(where, sigmaMin, sigmaMax, rho, { float32: true }),
     sigmaData: check.finite('sigmaData', opts.sigmaData ?? 0.5, { gt: 0 }),
     distance: resolveDistance(where, opts.distance ?? 'l2'),
     weighting: check.oneOf('weighting', opts.weighting ?? 'uniform', ['uniform', 'snr', 'snr+1', 'karras', 'truncated-snr'] as const),
@@ -70,8 +75,7 @@ function resolve(where: string, opts: ConsistencyLossOptions): Resolved {
 /** sigma(i; N) = (smax^(1/rho) + i/(N-1) (smin^(1/rho) - smax^(1/rho)))^rho on int indices, in float32 like the reference. */
 function indexSigma(i: tf.Tensor, N: number, r: Resolved): tf.Tensor1D {
   return tf.tidy(() => {
-    const hi = r.sigmaMax ** (1 / r.rho);
-    const lo = r.sigmaMin ** (1 / r.rho);
+    const { lo, hi } = r.roots;
     const ramp = tf.div(tf.cast(i, 'float32'), N - 1);
     return tf.pow(tf.add(hi, tf.mul(ramp, lo - hi)), r.rho) as tf.Tensor1D;
   });

@@ -10,8 +10,9 @@ export type Distance = (prediction: tf.Tensor, target: tf.Tensor) => tf.Tensor1D
 
 function checkPair(where: string, a: tf.Tensor, b: tf.Tensor): void {
   const check = validate(where);
-  check.tensor('prediction', a, { rank: [1, 2, 3, 4, 5] });
-  check.tensor('target', b);
+  // float32 both: an int32 or bool target reached tfjs' own dtype errors (sqrt, log).
+  check.tensor('prediction', a, { rank: [1, 2, 3, 4, 5], dtype: 'float32' });
+  check.tensor('target', b, { dtype: 'float32' });
   check.sameShape('prediction', a, 'target', b);
 }
 

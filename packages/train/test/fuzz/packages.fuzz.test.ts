@@ -5,6 +5,8 @@ import { fuzzPackage } from './harness';
 import { SUITES } from './suites';
 
 const RUNS = Number(process.env.FEWSTEP_FUZZ_RUNS ?? 1000);
+// A new seed each run widens coverage over time; FEWSTEP_FUZZ_SEED replays a failing run.
+const SEED = Number(process.env.FEWSTEP_FUZZ_SEED ?? (Date.now() % 2 ** 31));
 
 beforeAll(async () => {
   await useTestBackend();
@@ -13,8 +15,8 @@ beforeAll(async () => {
 describe('fuzz: every call succeeds with finite outputs or throws FewstepError, leaking nothing', () => {
   for (const { pkg, cases, knownGaps } of SUITES) {
     it(`${pkg}: ${RUNS} cases over ${cases.length} functions`, () => {
-      const report = fuzzPackage(cases, RUNS, { knownGaps });
-      console.log(`${pkg}: ${report.runs} cases, ${report.ok} succeeded, ${report.rejected} FewstepError; tolerated known gaps: ${JSON.stringify(report.tolerated)}`);
+      const report = fuzzPackage(cases, RUNS, { knownGaps, seed: SEED });
+      console.log(`${pkg}: ${report.runs} cases (seed ${SEED}), ${report.ok} succeeded, ${report.rejected} FewstepError; tolerated known gaps: ${JSON.stringify(report.tolerated)}`);
       expect(report.ok + report.rejected).toBeGreaterThanOrEqual(RUNS - Object.values(report.tolerated).reduce((a, b) => a + b, 0));
       expect(Object.keys(report.perCase).length).toBe(cases.length);
     });
