@@ -14,7 +14,7 @@ const { values: args } = parseArgs({
     data: { type: 'string', default: 'moons' },
     out: { type: 'string', default: 'examples/quickstart/out' },
     'pretrain-steps': { type: 'string', default: '1200' },
-    'tune-steps': { type: 'string', default: '1200' },
+    'tune-steps': { type: 'string', default: '3600' },
     samples: { type: 'string', default: '1000' },
   },
 });
