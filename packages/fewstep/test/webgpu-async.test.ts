@@ -219,6 +219,16 @@ describe.skipIf(skipReason !== null)('the SDK on webgpu reads only with await da
     opt.dispose();
   });
 
+  test('slerp stays on the device: a zero latent gets the limit weights (1 - a, a) instead of a read', async () => {
+    const z2 = tf.tensor1d([1, -2, 3]);
+    const out = slerp(tf.zeros([3]), z2, [0, 0.25, 1]);
+    expect(Array.from(await out.data())).toEqual([0, 0, 0, 0.25, -0.5, 0.75, 1, -2, 3]);
+    const orth = slerp(tf.tensor1d([1, 0]), tf.tensor1d([0, 1]), [0.5]);
+    Array.from(await orth.data()).forEach((v) => expect(v).toBeCloseTo(Math.SQRT1_2, 4)); // GPU trig: ~2e-5 on SwiftShader
+    expect(trap.attempts).toEqual([]);
+    tf.dispose([z2, out, orth]);
+  });
+
   test('forcing every training kernel onto webgpu skips those that read synchronously', () => {
     const names = registerTrainingKernels('webgpu', { force: true });
     for (const k of ['UnsortedSegmentSum', 'MaxPoolGrad', 'ResizeNearestNeighborGrad']) expect(names).not.toContain(k);

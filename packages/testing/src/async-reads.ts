@@ -76,6 +76,7 @@ export function trapSyncReads(): SyncReadTrap {
  */
 export async function asAsyncOnlyBackend<T>(fn: () => T | Promise<T>): Promise<T> {
   if (tf.findBackendFactory('webgpu') !== null) throw new Error('asAsyncOnlyBackend: a real webgpu backend is registered');
+  await tf.ready(); // a backend is chosen, so there is one to go back to
   const previous = tf.getBackend();
   await tf.setBackend('cpu');
   const Cpu = tf.backend().constructor as new () => tf.KernelBackend;
