@@ -49,8 +49,8 @@ describe('the async twins of the eval reads give the synchronous values', () => 
   });
 
   it('readFeatures makes any metric usable from an async read', async () => {
-    const x = tf.tidy(() => seededNoise(4).normal([12, 3]));
-    const y = tf.tidy(() => seededNoise(5).normal([10, 3]).add(0.5));
+    const x = tf.tidy(() => seededNoise(4).normal([12, 3])) as tf.Tensor2D;
+    const y = tf.tidy(() => seededNoise(5).normal([10, 3]).add(0.5)) as tf.Tensor2D;
     const rx = await expectNoLeak(() => readFeatures(x));
     const ry = await readFeatures(y);
     expect(rx).toMatchObject({ dim: 3 });
