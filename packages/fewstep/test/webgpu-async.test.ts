@@ -151,6 +151,7 @@ describe.skipIf(skipReason !== null)('the SDK on webgpu reads only with await da
     expect(() => t.arraySync()).toThrow(/synchronous read/);
     expect(() => tf.backend().readSync(t.dataId)).toThrow(/backend.readSync/);
     expect(trap.attempts).toHaveLength(3);
+    expect(tf.env().getBool('WEBGPU_CPU_FORWARD')).toBe(false); // small ops never detour through readSync
     t.dispose();
   });
 

@@ -29,6 +29,15 @@ export async function setUpDawnWebGpu(): Promise<string | null> {
   return null;
 }
 
+/** webgpu's CPU-forwarding flag, or undefined where the webgpu backend is not loaded (flag unregistered). */
+function cpuForward(): boolean | undefined {
+  try {
+    return tf.env().getBool('WEBGPU_CPU_FORWARD');
+  } catch {
+    return undefined;
+  }
+}
+
 export interface SyncReadTrap {
   /** Every synchronous read attempted since the trap was set (caught or not): `what` and a stack line. */
   readonly attempts: string[];
@@ -58,7 +67,7 @@ export function trapSyncReads(): SyncReadTrap {
   }
   saved.push([backend, 'readSync', backend.readSync]);
   backend.readSync = trap('backend.readSync');
-  const forward = tf.env().getFlags().WEBGPU_CPU_FORWARD;
+  const forward = cpuForward();
   if (forward !== undefined) tf.env().set('WEBGPU_CPU_FORWARD', false);
   return {
     attempts,
