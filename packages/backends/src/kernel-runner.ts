@@ -104,7 +104,10 @@ export function runnerKernel<I extends Record<string, TensorInfo>, A>(
   };
 }
 
-/** Reads a tensor's values synchronously from its backend. */
+/**
+ * Reads a tensor's values synchronously from its backend. Only for kernels marked `readsHost`,
+ * which the registry never puts on webgpu (whose synchronous read returns zeros).
+ */
 export function readValues(backend: tf.KernelBackend, t: TensorInfo): Float32Array | Int32Array | Uint8Array {
   return backend.readSync(t.dataId) as Float32Array | Int32Array | Uint8Array;
 }

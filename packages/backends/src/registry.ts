@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { validate } from '@fewstep/core';
+import { ASYNC_READ_BACKENDS, validate } from '@fewstep/core';
 
 /** One kernel of ours: its name, why it exists, and its config for a backend. */
 export interface TrainingKernel {
@@ -9,6 +9,8 @@ export interface TrainingKernel {
   /** Why: 'missing' (stock backend lacks it), 'fix' (stock is wrong), 'fast' (stock is slow). */
   reason: 'missing' | 'fix' | 'fast';
   config: (backendName: string) => tf.KernelConfig;
+  /** True for kernels that read their inputs back to JS synchronously (readSync): never on webgpu. */
+  readsHost?: boolean;
 }
 
 /** Stock configs we replaced, per `kernel/backend`, so that registration can be undone. */
@@ -36,6 +38,11 @@ export function registerKernels(
   for (const k of kernels) {
     if (opts.only !== undefined && !opts.only.includes(k.kernelName)) continue;
     if (!opts.force && !k.backends.includes(backendName)) continue;
+    if (k.readsHost && ASYNC_READ_BACKENDS.includes(backendName)) {
+      // webgpu's synchronous read returns zeros and loses the device: a forced "all" skips these.
+      if (opts.only === undefined) continue;
+      check.fail('only', `kernels that do not read tensors back synchronously on ${backendName}`, `${k.kernelName} (a JS loop over readSync)`);
+    }
     const id = key(k.kernelName, backendName);
     if (!replaced.has(id)) {
       const stock = tf.getKernel(k.kernelName, backendName);

@@ -5,6 +5,7 @@
  */
 export { FewstepError, Validator, validate, describe, isTensor, MAX_LENGTH } from './errors';
 export type { NumberBounds } from './errors';
+export { ASYNC_READ_BACKENDS, syncReadsAllowed, assertSyncRead } from './host-read';
 export type { Network, NetworkOptions, RawNetwork } from './network';
 export { perSample, meanOverNonBatch, sumOverNonBatch, toPerSample } from './broadcast';
 export { numberMath, tensorMath } from './scalar-math';

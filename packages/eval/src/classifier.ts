@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { FewstepError, readSafetensors, validate, writeSafetensors, type HostTensor } from '@fewstep/core';
+import { FewstepError, assertSyncRead, readSafetensors, validate, writeSafetensors, type HostTensor } from '@fewstep/core';
 import { frechetDistance } from './frechet';
+import { readFeatures } from './features';
 
 export interface MnistClassifierOptions {
   /** Image side: 28 (raw MNIST, default) or 32 (padded). */
@@ -101,20 +102,52 @@ export function mnistFeatures(model: tf.LayersModel, images: tf.Tensor4D, option
   return inBatches(images, batchSize, (b) => fm.predict(b) as tf.Tensor) as tf.Tensor2D;
 }
 
-/** Fraction of `images` whose arg-max logit equals the label. */
-export function classifierAccuracy(model: tf.LayersModel, images: tf.Tensor4D, labels: tf.Tensor1D, options: { batchSize?: number } = {}): number {
-  const where = 'classifierAccuracy';
+/** The number of correctly classified images, as a scalar tensor (read by the sync and async API). */
+function correctCount(where: string, model: tf.LayersModel, images: tf.Tensor4D, labels: tf.Tensor1D, options: { batchSize?: number }): tf.Scalar {
   checkModel(where, model);
   checkImagesAndLabels(where, model, images, labels);
   const check = validate(where);
   const batchSize = check.integer('options.batchSize', options.batchSize ?? 500, { min: 1 });
-  const correct = tf.tidy(() => {
+  return tf.tidy(() => {
     const predicted = inBatches(images, batchSize, (b) => tf.argMax(model.predict(b) as tf.Tensor, 1));
     return tf.sum(tf.cast(tf.equal(predicted, tf.cast(labels, 'int32')), 'float32'));
   });
-  const value = correct.dataSync()[0];
-  correct.dispose();
-  return value / images.shape[0];
+}
+
+/** Reads a scalar (sync or async) and disposes it, also when the read throws. */
+function readScalar(t: tf.Scalar): number {
+  try {
+    return t.dataSync()[0];
+  } finally {
+    t.dispose();
+  }
+}
+
+async function readScalarAsync(t: tf.Scalar): Promise<number> {
+  try {
+    return (await t.data())[0];
+  } finally {
+    t.dispose();
+  }
+}
+
+/**
+ * Fraction of `images` whose arg-max logit equals the label. Reads synchronously (cpu, wasm,
+ * webgl); on webgpu it throws naming `classifierAccuracyAsync`.
+ */
+export function classifierAccuracy(model: tf.LayersModel, images: tf.Tensor4D, labels: tf.Tensor1D, options: { batchSize?: number } = {}): number {
+  assertSyncRead('classifierAccuracy', 'await classifierAccuracyAsync(model, images, labels)');
+  return readScalar(correctCount('classifierAccuracy', model, images, labels, options)) / images.shape[0];
+}
+
+/** `classifierAccuracy` reading with `await data()` (every backend; required on webgpu). */
+export async function classifierAccuracyAsync(
+  model: tf.LayersModel,
+  images: tf.Tensor4D,
+  labels: tf.Tensor1D,
+  options: { batchSize?: number } = {},
+): Promise<number> {
+  return (await readScalarAsync(correctCount('classifierAccuracyAsync', model, images, labels, options))) / images.shape[0];
 }
 
 /** The Fréchet distance between the classifier features of two image sets (each >= 2 images). */
@@ -123,10 +156,26 @@ export function mnistFrechetDistance(model: tf.LayersModel, real: tf.Tensor4D, g
   checkModel(where, model);
   checkImages(where, model, real);
   checkImages(where, model, generated);
+  assertSyncRead(where, 'await mnistFrechetDistanceAsync(model, real, generated)');
   const a = mnistFeatures(model, real);
   const b = mnistFeatures(model, generated);
   try {
     return frechetDistance(a, b);
+  } finally {
+    tf.dispose([a, b]);
+  }
+}
+
+/** `mnistFrechetDistance` reading the features with `await data()` (every backend; required on webgpu). */
+export async function mnistFrechetDistanceAsync(model: tf.LayersModel, real: tf.Tensor4D, generated: tf.Tensor4D): Promise<number> {
+  const where = 'mnistFrechetDistanceAsync';
+  checkModel(where, model);
+  checkImages(where, model, real);
+  checkImages(where, model, generated);
+  const a = mnistFeatures(model, real);
+  const b = mnistFeatures(model, generated);
+  try {
+    return frechetDistance(await readFeatures(a), await readFeatures(b));
   } finally {
     tf.dispose([a, b]);
   }
@@ -154,9 +203,54 @@ function shuffled(n: number, seed: number): Int32Array {
   return order;
 }
 
+interface ClassifierRun {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  seed: number;
+  onStep?: (step: number, loss: number) => void;
+}
+
+function checkTraining(where: string, model: tf.LayersModel, images: tf.Tensor4D, labels: tf.Tensor1D, options: TrainClassifierOptions): ClassifierRun {
+  checkModel(where, model);
+  checkImagesAndLabels(where, model, images, labels);
+  const check = validate(where);
+  return {
+    epochs: check.integer('options.epochs', options.epochs ?? 1, { min: 1 }),
+    batchSize: check.integer('options.batchSize', options.batchSize ?? 64, { min: 1 }),
+    lr: check.finite('options.learningRate', options.learningRate ?? 1e-3, { gt: 0 }),
+    seed: check.integer('options.seed', options.seed ?? 0),
+    onStep: options.onStep === undefined ? undefined : check.fn<(s: number, l: number) => void>('options.onStep', options.onStep),
+  };
+}
+
+/** The mini-batches of every epoch (seeded order), as index arrays. */
+function* batchesOf(n: number, run: ClassifierRun): Generator<Int32Array> {
+  for (let epoch = 0; epoch < run.epochs; epoch++) {
+    const order = shuffled(n, run.seed * 1000003 + epoch);
+    for (let s = 0; s < n; s += run.batchSize) yield order.subarray(s, Math.min(n, s + run.batchSize));
+  }
+}
+
+/** One Adam step on a batch; returns the loss as a scalar tensor (the caller reads and disposes it). */
+function classifierStep(model: tf.LayersModel, optimizer: tf.Optimizer, images: tf.Tensor4D, labels: tf.Tensor1D, batch: Int32Array): tf.Scalar {
+  const idx = tf.tensor1d(batch, 'int32');
+  try {
+    return tf.tidy(() => {
+      const x = tf.gather(images, idx);
+      const y = tf.oneHot(tf.cast(tf.gather(labels, idx), 'int32'), 10);
+      const objective = () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar;
+      return optimizer.minimize(objective, true) as tf.Scalar;
+    });
+  } finally {
+    idx.dispose();
+  }
+}
+
 /**
  * Trains the classifier with Adam on softmax cross-entropy (a plain loop: seeded batch order,
- * no tfjs `fit` shuffling). Returns the loss of every step.
+ * no tfjs `fit` shuffling). Returns the loss of every step. Reads each loss synchronously (cpu,
+ * wasm, webgl); on webgpu it throws naming `trainMnistClassifierAsync`.
  */
 export function trainMnistClassifier(
   model: tf.LayersModel,
@@ -164,35 +258,35 @@ export function trainMnistClassifier(
   labels: tf.Tensor1D,
   options: TrainClassifierOptions = {},
 ): number[] {
-  const where = 'trainMnistClassifier';
-  checkModel(where, model);
-  checkImagesAndLabels(where, model, images, labels);
-  const check = validate(where);
-  const epochs = check.integer('options.epochs', options.epochs ?? 1, { min: 1 });
-  const batchSize = check.integer('options.batchSize', options.batchSize ?? 64, { min: 1 });
-  const lr = check.finite('options.learningRate', options.learningRate ?? 1e-3, { gt: 0 });
-  const seed = check.integer('options.seed', options.seed ?? 0);
-  const onStep = options.onStep === undefined ? undefined : check.fn<(s: number, l: number) => void>('options.onStep', options.onStep);
-  const n = images.shape[0];
-  const optimizer = tf.train.adam(lr);
+  const run = checkTraining('trainMnistClassifier', model, images, labels, options);
+  assertSyncRead('trainMnistClassifier', 'await trainMnistClassifierAsync(model, images, labels, options)');
+  const optimizer = tf.train.adam(run.lr);
   const losses: number[] = [];
   try {
-    for (let epoch = 0; epoch < epochs; epoch++) {
-      const order = shuffled(n, seed * 1000003 + epoch);
-      for (let s = 0; s < n; s += batchSize) {
-        const idx = tf.tensor1d(order.subarray(s, Math.min(n, s + batchSize)), 'int32');
-        const loss = tf.tidy(() => {
-          const x = tf.gather(images, idx);
-          const y = tf.oneHot(tf.cast(tf.gather(labels, idx), 'int32'), 10);
-          const objective = () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar;
-          return optimizer.minimize(objective, true) as tf.Scalar;
-        });
-        idx.dispose();
-        const value = loss.dataSync()[0];
-        loss.dispose();
-        losses.push(value);
-        onStep?.(losses.length - 1, value);
-      }
+    for (const batch of batchesOf(images.shape[0], run)) {
+      losses.push(readScalar(classifierStep(model, optimizer, images, labels, batch)));
+      run.onStep?.(losses.length - 1, losses[losses.length - 1]);
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return losses;
+}
+
+/** `trainMnistClassifier` reading each loss with `await data()`: the same losses, on every backend. */
+export async function trainMnistClassifierAsync(
+  model: tf.LayersModel,
+  images: tf.Tensor4D,
+  labels: tf.Tensor1D,
+  options: TrainClassifierOptions = {},
+): Promise<number[]> {
+  const run = checkTraining('trainMnistClassifierAsync', model, images, labels, options);
+  const optimizer = tf.train.adam(run.lr);
+  const losses: number[] = [];
+  try {
+    for (const batch of batchesOf(images.shape[0], run)) {
+      losses.push(await readScalarAsync(classifierStep(model, optimizer, images, labels, batch)));
+      run.onStep?.(losses.length - 1, losses[losses.length - 1]);
     }
   } finally {
     optimizer.dispose();
@@ -210,13 +304,26 @@ function layerWeights(model: tf.LayersModel): [string, tf.LayerVariable][] {
   );
 }
 
-/** The classifier's weights as safetensors bytes (keys `<layer>.kernel` / `<layer>.bias`). */
+/**
+ * The classifier's weights as safetensors bytes (keys `<layer>.kernel` / `<layer>.bias`). Reads
+ * synchronously (cpu, wasm, webgl); on webgpu it throws naming `saveClassifierWeightsAsync`.
+ */
 export function saveClassifierWeights(model: tf.LayersModel, metadata: Record<string, string> = {}): Uint8Array {
   checkModel('saveClassifierWeights', model);
+  assertSyncRead('saveClassifierWeights', 'await saveClassifierWeightsAsync(model)');
   const arrays: Record<string, HostTensor> = {};
   for (const [name, w] of layerWeights(model)) {
-    const value = w.read();
-    arrays[name] = { shape: w.shape.map(Number), data: value.dataSync() as Float32Array };
+    arrays[name] = { shape: w.shape.map(Number), data: Float32Array.from(w.read().dataSync()) };
+  }
+  return writeSafetensors(arrays, { metadata });
+}
+
+/** `saveClassifierWeights` reading the weights with `await data()` (every backend; required on webgpu). */
+export async function saveClassifierWeightsAsync(model: tf.LayersModel, metadata: Record<string, string> = {}): Promise<Uint8Array> {
+  checkModel('saveClassifierWeightsAsync', model);
+  const arrays: Record<string, HostTensor> = {};
+  for (const [name, w] of layerWeights(model)) {
+    arrays[name] = { shape: w.shape.map(Number), data: Float32Array.from(await w.read().data()) };
   }
   return writeSafetensors(arrays, { metadata });
 }

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { isTensor, validate } from '@fewstep/core';
+import { assertSyncRead, isTensor, validate } from '@fewstep/core';
 
 /** A set of feature vectors: a `[N, D]` tensor, an array of rows, or row-major values with a dim. */
 export type FeatureSet = tf.Tensor2D | tf.Tensor1D | ArrayLike<number>[] | { data: ArrayLike<number>; dim: number };
@@ -17,6 +17,7 @@ export function toRows(where: string, argument: string, x: FeatureSet, minRows =
   let out: Rows;
   if (isTensor(x)) {
     check.tensor(argument, x, { rank: [1, 2] });
+    assertSyncRead(where, `await readFeatures(${argument}) and pass its {data, dim}`);
     const dim = x.rank === 1 ? 1 : (x.shape[1] as number);
     out = { data: Float64Array.from(x.dataSync()), rows: x.shape[0], dim };
   } else if (Array.isArray(x)) {
@@ -40,6 +41,17 @@ export function toRows(where: string, argument: string, x: FeatureSet, minRows =
   const bad = out.data.findIndex((v) => !Number.isFinite(v));
   if (bad >= 0) check.fail(`${argument}[${Math.floor(bad / out.dim)}][${bad % out.dim}]`, 'a finite number', out.data[bad]);
   return out;
+}
+
+/**
+ * Reads a feature tensor back with `await data()` as `{data, dim}`, which every metric here accepts
+ * (the way to use the metrics on webgpu, where their synchronous tensor read throws). Other feature
+ * sets are returned unchanged.
+ */
+export async function readFeatures(x: FeatureSet): Promise<Exclude<FeatureSet, tf.Tensor>> {
+  if (!isTensor(x)) return x;
+  validate('readFeatures').tensor('x', x, { rank: [1, 2] });
+  return { data: await x.data(), dim: x.rank === 1 ? 1 : (x.shape[1] as number) };
 }
 
 /** Throws unless both feature sets have the same dimension. */

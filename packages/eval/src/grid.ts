@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { isTensor, validate } from '@fewstep/core';
+import { assertSyncRead, isTensor, validate } from '@fewstep/core';
 import { encodePng, type PngOptions, type RasterImage } from './png';
 
 export interface GridOptions {
@@ -75,35 +75,46 @@ function layout(values: ArrayLike<number>, shape: Shape, opts: ReturnType<typeof
   return { width, height, channels: c, data };
 }
 
-function readSync(images: ImagesInput): ArrayLike<number> {
-  if (isTensor(images)) return images.dataSync();
-  const parts = images.map((img) => img.dataSync());
+function concatParts(parts: ArrayLike<number>[]): Float32Array {
   const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
   parts.reduce((off, p) => (out.set(p, off), off + p.length), 0);
   return out;
 }
 
+function readSync(images: ImagesInput): ArrayLike<number> {
+  return isTensor(images) ? images.dataSync() : concatParts(images.map((img) => img.dataSync()));
+}
+
+async function readAsync(images: ImagesInput): Promise<ArrayLike<number>> {
+  return isTensor(images) ? images.data() : concatParts(await Promise.all(images.map((img) => img.data())));
+}
+
 /**
  * Tiles NHWC images (a `[N, H, W, C]` tensor or equal-sized `[H, W, C]` tensors) into one 8-bit
- * raster image, row by row. Creates no tensors.
+ * raster image, row by row. Creates no tensors. Reads synchronously (cpu, wasm, webgl); on webgpu
+ * it throws naming `imageGridAsync`.
  */
 export function imageGrid(images: ImagesInput, options: GridOptions = {}): RasterImage {
   const shape = checkImages('imageGrid', images);
-  return layout(readSync(images), shape, checkOptions('imageGrid', shape, options));
+  const opts = checkOptions('imageGrid', shape, options);
+  assertSyncRead('imageGrid', 'await imageGridAsync(images, options)');
+  return layout(readSync(images), shape, opts);
 }
 
 /** `imageGrid` reading tensors with `await data()` (required on webgpu, where dataSync is unreliable). */
 export async function imageGridAsync(images: ImagesInput, options: GridOptions = {}): Promise<RasterImage> {
   const shape = checkImages('imageGridAsync', images);
   const opts = checkOptions('imageGridAsync', shape, options);
-  if (isTensor(images)) return layout(await images.data(), shape, opts);
-  const parts = await Promise.all(images.map((img) => img.data()));
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  parts.reduce((off, p) => (out.set(p, off), off + p.length), 0);
-  return layout(out, shape, opts);
+  return layout(await readAsync(images), shape, opts);
 }
 
-/** An image grid as PNG bytes. */
+/** An image grid as PNG bytes (sync read: on webgpu it throws naming `imageGridPngAsync`). */
 export function imageGridPng(images: ImagesInput, options: GridOptions & PngOptions = {}): Uint8Array {
+  assertSyncRead('imageGridPng', 'await imageGridPngAsync(images, options)');
   return encodePng(imageGrid(images, options), options);
+}
+
+/** `imageGridPng` reading tensors with `await data()` (every backend; required on webgpu). */
+export async function imageGridPngAsync(images: ImagesInput, options: GridOptions & PngOptions = {}): Promise<Uint8Array> {
+  return encodePng(await imageGridAsync(images, options), options);
 }

@@ -1,6 +1,7 @@
 export { frechetDistance, frechetDistanceFromStatistics, featureStatistics } from './frechet';
 export type { FeatureStatistics } from './frechet';
 export type { FeatureSet } from './features';
+export { readFeatures } from './features';
 export { symmetricEigen, sqrtPsd, meanAndCovariance } from './linalg';
 export { mmdUnbiased } from './mmd';
 export type { MmdOptions } from './mmd';
@@ -9,7 +10,7 @@ export type { SlicedWassersteinOptions } from './sliced';
 export { crc32, adler32, zlibStored, inflateStored } from './zlib';
 export { encodePng, decodePng } from './png';
 export type { RasterImage, PngOptions } from './png';
-export { imageGrid, imageGridAsync, imageGridPng } from './grid';
+export { imageGrid, imageGridAsync, imageGridPng, imageGridPngAsync } from './grid';
 export type { GridOptions } from './grid';
 export { lineChartSvg, chartLayout, niceTicks } from './chart';
 export type { Series, ChartOptions, ChartLayout } from './chart';
@@ -19,9 +20,13 @@ export {
   createMnistClassifier,
   mnistFeatures,
   mnistFrechetDistance,
+  mnistFrechetDistanceAsync,
   classifierAccuracy,
+  classifierAccuracyAsync,
   trainMnistClassifier,
+  trainMnistClassifierAsync,
   saveClassifierWeights,
+  saveClassifierWeightsAsync,
   loadClassifierWeights,
   FEATURE_LAYER,
 } from './classifier';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { FewstepError, validate, type Network, type NetworkOptions, type NoiseSource } from '@fewstep/core';
+import { FewstepError, assertSyncRead, validate, type Network, type NetworkOptions, type NoiseSource } from '@fewstep/core';
 
 /**
  * What a loss sees at one training step. The user's loop builds it; a loss never owns the
@@ -86,16 +86,10 @@ export function forwardOptions(ctx: LossContext, classLabels = ctx.classLabels):
   };
 }
 
-/**
- * Throws a FewstepError naming the samples whose loss is NaN or infinite. Synchronous (reads the
- * per-sample values back), so it is opt-in: wrap a loss with `withFiniteCheck`.
- */
-export function assertFiniteLoss(where: string, perSample: tf.Tensor1D): void {
-  const values = perSample.dataSync();
+/** Throws a FewstepError naming the non-finite entries of read-back per-sample values. */
+function reportNonFinite(where: string, values: ArrayLike<number>): void {
   const bad: number[] = [];
-  values.forEach((v, i) => {
-    if (!Number.isFinite(v)) bad.push(i);
-  });
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) bad.push(i);
   if (bad.length > 0) {
     const shown = bad.slice(0, 16).map((i) => `${i} (${values[i]})`).join(', ');
     throw new FewstepError(
@@ -106,11 +100,32 @@ export function assertFiniteLoss(where: string, perSample: tf.Tensor1D): void {
   }
 }
 
-/** Wraps a loss so every compute checks its per-sample values and reports non-finite samples by index. */
+/**
+ * Throws a FewstepError naming the samples whose loss is NaN or infinite. Synchronous (reads the
+ * per-sample values back), so it is opt-in: wrap a loss with `withFiniteCheck`. On webgpu, whose
+ * dataSync returns zeros, it throws naming `assertFiniteLossAsync`.
+ */
+export function assertFiniteLoss(where: string, perSample: tf.Tensor1D): void {
+  assertSyncRead('assertFiniteLoss', 'await assertFiniteLossAsync(where, perSample)');
+  reportNonFinite(where, perSample.dataSync());
+}
+
+/** `assertFiniteLoss` reading the values with `await data()`: every backend, required on webgpu. */
+export async function assertFiniteLossAsync(where: string, perSample: tf.Tensor1D): Promise<void> {
+  reportNonFinite(where, await perSample.data());
+}
+
+/**
+ * Wraps a loss so every compute checks its per-sample values and reports non-finite samples by
+ * index. The check reads synchronously inside `compute` (which runs under the gradient tape and
+ * cannot await), so on webgpu the wrapped loss throws: there use `StepGuard.stepAsync` (skips
+ * non-finite steps) or `await assertFiniteLossAsync(name, result.perSample)` outside the tape.
+ */
 export function withFiniteCheck(loss: Loss): Loss {
   return {
     name: loss.name,
     compute(ctx) {
+      assertSyncRead(`withFiniteCheck(${loss.name})`, 'StepGuard.stepAsync or await assertFiniteLossAsync(name, perSample)');
       const result = loss.compute(ctx);
       try {
         assertFiniteLoss(loss.name, result.perSample);

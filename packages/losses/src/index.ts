@@ -2,7 +2,7 @@
  * @fewstep/losses — the Loss contract, distance metrics, and the EDM, flow-matching, CT, iCT, CD,
  * ECT and UCGM-T losses. Losses take any network function and never import nn or samplers.
  */
-export { reduceLoss, checkContext, forwardOptions, assertFiniteLoss, withFiniteCheck } from './contract';
+export { reduceLoss, checkContext, forwardOptions, assertFiniteLoss, assertFiniteLossAsync, withFiniteCheck } from './contract';
 export type { Loss, LossContext, LossResult, Reduction } from './contract';
 export { withoutGradient, runWithoutGradient } from './gradient';
 export {

@@ -127,3 +127,35 @@ describe('argument errors of the helpers', () => {
     tf.dispose([xi, x3]);
   });
 });
+
+describe('assertFiniteLossAsync', () => {
+  it('reports the same samples as assertFiniteLoss, with await data()', async () => {
+    const { assertFiniteLossAsync } = await import('@fewstep/losses');
+    const bad = tf.tensor1d([1, NaN, 2, Infinity]);
+    const ok = tf.tensor1d([1, 2]);
+    let syncMessage = '';
+    try {
+      assertFiniteLoss('edm', bad);
+    } catch (e) {
+      syncMessage = (e as Error).message;
+    }
+    expect(syncMessage).toBe('edm: loss must be finite, got non-finite per-sample values at sample indices 1 (NaN), 3 (Infinity)');
+    await expect(assertFiniteLossAsync('edm', bad)).rejects.toThrow(syncMessage);
+    await expect(assertFiniteLossAsync('edm', bad)).rejects.toBeInstanceOf(FewstepError);
+    await expect(expectNoLeak(() => assertFiniteLossAsync('edm', ok))).resolves.toBeUndefined();
+    tf.dispose([bad, ok]);
+  });
+
+  it('on webgpu the synchronous check and withFiniteCheck throw naming the async route, computing nothing', async () => {
+    const { asAsyncOnlyBackend } = await import('@fewstep/testing');
+    const p = tf.tensor1d([1]);
+    await asAsyncOnlyBackend(() => {
+      expect(() => assertFiniteLoss('edm', p)).toThrow(/assertFiniteLoss: backend must allow synchronous reads .*use await assertFiniteLossAsync\(where, perSample\) instead/);
+      let calls = 0;
+      const loss = withFiniteCheck({ name: 'mine', compute: () => (calls++, {} as never) });
+      expect(() => loss.compute({} as never)).toThrow(/withFiniteCheck\(mine\): .*StepGuard.stepAsync/);
+      expect(calls).toBe(0);
+    });
+    p.dispose();
+  });
+});

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { FewstepError, roundHalfEven, seededNoise, validate, type NetworkOptions, type NoiseSource } from '@fewstep/core';
+import { FewstepError, roundHalfEven, seededNoise, syncReadsAllowed, validate, type NetworkOptions, type NoiseSource } from '@fewstep/core';
 import { x0FromPrediction, type MdmPrediction, type NestedSchedule } from './schedule';
 import type { MultiResNetwork } from './unet';
 
@@ -186,7 +186,7 @@ export function* nestedSampleSteps(network: MultiResNetwork, sampler: NestedSamp
       xs = next;
       pending = x0s;
       // One synchronous flag read per step; skipped on webgpu, whose dataSync is unreliable.
-      const finite = tf.getBackend() === 'webgpu' || tf.tidy(() => tf.all(tf.isFinite(xs[0])).dataSync()[0]);
+      const finite = !syncReadsAllowed() || tf.tidy(() => tf.all(tf.isFinite(xs[0])).dataSync()[0]);
       if (!finite) throw new FewstepError(where, `non-finite values (NaN or Inf) appeared in the latents at step ${index} (t = ${t})`, 'x');
       const event: NestedSamplerEvent = {
         index,

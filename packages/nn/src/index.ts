@@ -7,7 +7,7 @@ export type { InitMode, InitSpec } from './init';
 // safetensors lives in core (shared by nn, eval and train); re-exported here for nn users.
 export { readSafetensors, writeSafetensors, halfToFloat, floatToHalf } from '@fewstep/core';
 export type { HostTensor, SafetensorsDtype, SafetensorsFile } from '@fewstep/core';
-export { loadStateDict, stateDict, loadSafetensors, saveSafetensors, torchShape, fromTorchLayout, toTorchLayout } from './statedict';
+export { loadStateDict, stateDict, stateDictAsync, loadSafetensors, saveSafetensors, saveSafetensorsAsync, torchShape, fromTorchLayout, toTorchLayout } from './statedict';
 export type { LoadStateDictOptions, LoadStateDictResult } from './statedict';
 export { Linear } from './linear';
 export type { LinearOptions } from './linear';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { FewstepError, validate } from '@fewstep/core';
+import { FewstepError, assertSyncRead, validate } from '@fewstep/core';
 import type { Layout, Module } from './module';
 import { readSafetensors, writeSafetensors, type HostTensor } from '@fewstep/core';
 
@@ -58,12 +58,23 @@ export interface LoadStateDictResult {
   unexpected: string[];
 }
 
-function toHost(where: string, name: string, value: HostTensor | tf.Tensor): HostTensor {
-  if (value instanceof tf.Tensor) return { shape: value.shape, data: Float32Array.from(value.dataSync()) };
+/** PyTorch layout -> tfjs layout on the device (no read back): the tensor twin of `fromTorchLayout`. */
+function fromTorchLayoutOnDevice(value: tf.Tensor, layout: Layout): tf.Tensor {
+  const x = value.dtype === 'float32' ? value : tf.cast(value, 'float32');
+  if (layout === 'linear') return tf.transpose(x, [1, 0]);
+  if (layout === 'conv') return tf.transpose(x, [2, 3, 1, 0]);
+  return x;
+}
+
+function checkValue(where: string, name: string, value: HostTensor | tf.Tensor): number[] {
+  if (value instanceof tf.Tensor) {
+    validate(where).check(!value.isDisposed, `tensors[${name}]`, 'a live tensor', value);
+    return value.shape;
+  }
   if (!value || !Array.isArray(value.shape) || !(value.data instanceof Float32Array)) {
     validate(where).fail(`tensors[${name}]`, 'a tf.Tensor or {shape, data: Float32Array}', value);
   }
-  return value;
+  return value.shape;
 }
 
 /**
@@ -86,20 +97,27 @@ export function loadStateDict(
   const known = new Set(entries.map(([n]) => n));
   const missing: string[] = [];
   const misshaped: string[] = [];
-  const updates: [tf.Variable, Float32Array][] = [];
+  const updates: [tf.Variable, () => tf.Tensor][] = [];
   for (const [name, entry] of entries) {
     const value = tensors[name];
     if (value === undefined) {
       missing.push(name);
       continue;
     }
-    const host = toHost(where, name, value);
+    const shape = checkValue(where, name, value);
     const want = torchShape(entry.variable.shape, entry.layout);
-    if (host.shape.join() !== want.join()) {
-      misshaped.push(`${name} (expected [${want}], got [${host.shape}])`);
+    if (shape.join() !== want.join()) {
+      misshaped.push(`${name} (expected [${want}], got [${shape}])`);
       continue;
     }
-    updates.push([entry.variable, fromTorchLayout(host.data, want, entry.layout)]);
+    // Tensors are re-laid out on the device (nothing read back: safe on webgpu); host data in JS.
+    const { variable, layout } = entry;
+    updates.push([
+      variable,
+      value instanceof tf.Tensor
+        ? () => fromTorchLayoutOnDevice(value, layout)
+        : () => tf.tensor(fromTorchLayout(value.data, want, layout), variable.shape, 'float32'),
+    ]);
   }
   const unexpected = Object.keys(tensors).filter((k) => !known.has(k));
   const problems: string[] = [];
@@ -110,20 +128,44 @@ export function loadStateDict(
     throw new FewstepError(where, `tensors must match the module's state dict, got ${problems.join('; ')}`, 'tensors');
   }
   // Assign only after every check passed, so a failed load leaves the module unchanged.
-  for (const [variable, data] of updates) {
-    tf.tidy(() => variable.assign(tf.tensor(data, variable.shape, 'float32')));
+  for (const [variable, make] of updates) {
+    tf.tidy(() => variable.assign(make()));
   }
   return { missing, unexpected };
 }
 
-/** The module's state dict in PyTorch names and layouts (parameters and buffers), as host tensors. */
+function checkModule(where: string, module: Module): void {
+  if (!module || typeof (module as Module).namedEntries !== 'function') validate(where).fail('module', 'a Module', module);
+}
+
+function hostEntry(data: Float32Array, shape: number[], layout: Layout): HostTensor {
+  return { shape: torchShape(shape, layout), data: toTorchLayout(data, shape, layout) };
+}
+
+/**
+ * The module's state dict in PyTorch names and layouts (parameters and buffers), as host tensors.
+ * Reads synchronously (cpu, wasm, webgl); on webgpu it throws a FewstepError naming `stateDictAsync`.
+ */
 export function stateDict(module: Module, opts: { prefix?: string } = {}): Record<string, HostTensor> {
+  checkModule('stateDict', module);
+  assertSyncRead('stateDict', 'await stateDictAsync(module)');
   const out: Record<string, HostTensor> = {};
-  for (const [name, entry] of module.namedEntries(opts.prefix ?? '')) {
-    const shape = entry.variable.shape;
-    const data = Float32Array.from(entry.variable.dataSync());
-    out[name] = { shape: torchShape(shape, entry.layout), data: toTorchLayout(data, shape, entry.layout) };
+  for (const [name, { variable, layout }] of module.namedEntries(opts.prefix ?? '')) {
+    out[name] = hostEntry(Float32Array.from(variable.dataSync()), variable.shape, layout);
   }
+  return out;
+}
+
+/** `stateDict` reading every variable with `await data()`: works on every backend (required on webgpu). */
+export async function stateDictAsync(module: Module, opts: { prefix?: string } = {}): Promise<Record<string, HostTensor>> {
+  checkModule('stateDictAsync', module);
+  const entries = module.namedEntries(opts.prefix ?? '');
+  // Issue every read before awaiting any, so the device is drained once.
+  const values = await Promise.all(entries.map(([, e]) => e.variable.data()));
+  const out: Record<string, HostTensor> = {};
+  entries.forEach(([name, { variable, layout }], i) => {
+    out[name] = hostEntry(Float32Array.from(values[i] as Float32Array), variable.shape, layout);
+  });
   return out;
 }
 
@@ -137,5 +179,14 @@ export function saveSafetensors(
   module: Module,
   opts: { prefix?: string; metadata?: Record<string, string>; dtype?: 'F32' | 'F16' | 'BF16' } = {},
 ): Uint8Array {
+  assertSyncRead('saveSafetensors', 'await saveSafetensorsAsync(module)');
   return writeSafetensors(stateDict(module, { prefix: opts.prefix }), { metadata: opts.metadata, dtype: opts.dtype });
+}
+
+/** `saveSafetensors` reading the variables with `await data()` (every backend; required on webgpu). */
+export async function saveSafetensorsAsync(
+  module: Module,
+  opts: { prefix?: string; metadata?: Record<string, string>; dtype?: 'F32' | 'F16' | 'BF16' } = {},
+): Promise<Uint8Array> {
+  return writeSafetensors(await stateDictAsync(module, { prefix: opts.prefix }), { metadata: opts.metadata, dtype: opts.dtype });
 }

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   FewstepError,
+  assertSyncRead,
+  syncReadsAllowed,
   seededNoise,
   validate,
   type Network,
@@ -94,8 +96,8 @@ export interface SampleOptions {
   /**
    * Check for NaN/Inf after every step and report the step index (default true; one small sync per
    * step). Checks the tensor the sample is read from: the state x, or xHat for samplers returning xHat.
-   * Default false on webgpu: the check reads synchronously, and webgpu's `dataSync` returns zeros
-   * and loses the device in headless Chromium.
+   * Default false on webgpu, and `true` there is a FewstepError: the check reads synchronously, and
+   * webgpu's `dataSync` returns zeros and loses the device in headless Chromium.
    */
   checkFinite?: boolean;
 }
@@ -182,6 +184,7 @@ export function sampleSteps(sampler: Sampler, opts: SampleOptions = {}): Generat
   if (!sampler || typeof sampler.rule?.step !== 'function') check.fail('sampler', 'a Sampler (see defineSampler)', sampler);
   const predictor = resolvePredictor(where, sampler.transport, sampler.parameterisation, opts);
   checkStart(where, opts);
+  if (opts.checkFinite === true) assertSyncRead(where, 'checkFinite: false, then check the sample with await data()');
   return run(sampler, predictor, opts);
 }
 
@@ -189,7 +192,7 @@ function* run(sampler: Sampler, predictor: Predictor, opts: SampleOptions): Gene
   const noise = opts.noise ?? seededNoise(0);
   // The check reads one flag back synchronously; webgpu's dataSync is unreliable (headless
   // Chromium returns zeros, then loses the device), so it is off there unless asked for.
-  const checkFinite = opts.checkFinite ?? tf.getBackend() !== 'webgpu';
+  const checkFinite = opts.checkFinite ?? syncReadsAllowed();
   throwIfAborted(opts.signal);
 
   let nfe = 0;

@@ -107,3 +107,42 @@ describe('interpolation', () => {
     tf.dispose([z1, z2, latents, x]);
   });
 });
+
+describe('slerp on the device', () => {
+  /** The formula in float64 JS, as the synchronous implementation computed theta and the weights. */
+  function reference(z1: number[], z2: number[], alphas: number[]): number[][] {
+    const norm = (v: number[]) => Math.hypot(...v);
+    const cos = Math.min(1, Math.max(-1, z1.reduce((s, v, i) => s + (v / norm(z1)) * (z2[i] / norm(z2)), 0)));
+    const theta = Math.acos(cos);
+    return alphas.map((a) => {
+      const [w1, w2] = Math.sin(theta) === 0 ? [1 - a, a] : [Math.sin((1 - a) * theta) / Math.sin(theta), Math.sin(a * theta) / Math.sin(theta)];
+      return z1.map((v, i) => w1 * v + w2 * z2[i]);
+    });
+  }
+
+  it('matches the float64 formula and leaks nothing', () => {
+    const z = seededNoise(3).normal([2, 2, 3, 2]);
+    const [z1, z2] = tf.unstack(z);
+    const alphas = [0, 0.1, 0.5, 0.9, 1, 1.5];
+    const before = tf.memory().numTensors;
+    const out = slerp(z1, z2, alphas);
+    expect(tf.memory().numTensors).toBe(before + 1); // only the result
+    expect(out.shape).toEqual([6, 2, 3, 2]);
+    const want = reference(Array.from(z1.dataSync()), Array.from(z2.dataSync()), alphas).flat();
+    const got = Array.from(out.dataSync());
+    got.forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThan(1e-5 * (1 + Math.abs(want[i]))));
+    // Anti-parallel-ish and nearly parallel latents stay finite and close to the formula.
+    const near = tf.add(z1, tf.mul(z1, 1e-4));
+    const nearOut = slerp(z1, near, [0.5]);
+    const nearWant = reference(Array.from(z1.dataSync()), Array.from(near.dataSync()), [0.5])[0];
+    Array.from(nearOut.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(nearWant[i], 4));
+    tf.dispose([z, z1, z2, out, near, nearOut]);
+  });
+
+  it('a zero or non-finite latent is still rejected where synchronous reads are allowed', () => {
+    const z = tf.tensor1d([1, 2]);
+    expect(() => slerp(tf.zeros([2]), z, [0.5])).toThrow(/slerp: z1 must be a latent with a finite, non-zero norm, got "norm 0"/);
+    expect(() => slerp(z, tf.tensor1d([NaN, 1]), [0.5])).toThrow(/z2 must be a latent with a finite, non-zero norm, got "norm NaN"/);
+    z.dispose();
+  });
+});

@@ -69,3 +69,18 @@ describe('error paths', () => {
     });
   }
 });
+
+describe('the per-step finite check on webgpu', () => {
+  it('checkFinite: true is refused (it would read synchronously), naming the async route', async () => {
+    const { asAsyncOnlyBackend } = await import('@fewstep/testing');
+    const { ectMultistepSampler, sampleSteps } = await import('@fewstep/samplers');
+    let calls = 0;
+    const network = (x: tf.Tensor) => (calls++, x);
+    await asAsyncOnlyBackend(() => {
+      expect(() => sampleSteps(ectMultistepSampler(), { network, shape: [1, 2], checkFinite: true })).toThrow(
+        /sampleSteps\(ect-multistep\): backend must allow synchronous reads .*use checkFinite: false, then check the sample with await data\(\) instead/,
+      );
+    });
+    expect(calls).toBe(0);
+  });
+});

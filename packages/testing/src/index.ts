@@ -156,3 +156,6 @@ export function goldenDraws(golden: Golden): { kind: 'normal' | 'uniform' | 'ran
     return { kind, data: t.data, shape: t.shape, label: d.input };
   });
 }
+
+export { setUpDawnWebGpu, trapSyncReads, asAsyncOnlyBackend } from './async-reads';
+export type { SyncReadTrap } from './async-reads';

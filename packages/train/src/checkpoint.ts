@@ -32,7 +32,7 @@ function checkJson(where: string, metadata: unknown): Record<string, unknown> {
   }
 }
 
-/** Every tensor of the state, keyed as in the file, plus the manifest fields that describe them. */
+/** Every tensor of the state, keyed as in the file, plus the manifest fields that describe them (read with `await data()`: safe on webgpu). */
 async function collect(state: TrainingState) {
   const where = 'saveCheckpoint';
   const vars = moduleVariables(where, state.modules);
@@ -40,7 +40,7 @@ async function collect(state: TrainingState) {
   const modules: Record<string, string[]> = {};
   for (const v of vars) {
     const role = v.name.slice(0, v.name.indexOf('.'));
-    tensors[`module/${v.name}`] = hostOf(v);
+    tensors[`module/${v.name}`] = await hostOf(v);
     (modules[role] ??= []).push(v.name.slice(role.length + 1));
   }
   for (const role of Object.keys(state.modules ?? {})) modules[role] ??= [];
@@ -48,7 +48,7 @@ async function collect(state: TrainingState) {
   const emas: CheckpointManifest['emas'] = {};
   for (const [role, ema] of Object.entries(state.emas ?? {})) {
     if (!ema || !Array.isArray(ema.shadow)) validate(where).fail(`emas.${role}`, 'an ExponentialMovingAverage', ema);
-    ema.shadow.forEach((v, i) => (tensors[`ema/${role}/${i}`] = { shape: [...v.shape], data: Float32Array.from(v.dataSync()) }));
+    for (const [i, v] of ema.shadow.entries()) tensors[`ema/${role}/${i}`] = { shape: [...v.shape], data: Float32Array.from(await v.data()) };
     emas[role] = { updates: ema.updates, count: ema.shadow.length };
   }
   return { tensors, modules, optimizer, emas };

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { FewstepError, clipByGlobalNorm, validate } from '@fewstep/core';
+import { FewstepError, assertSyncRead, clipByGlobalNorm, validate } from '@fewstep/core';
 
 /** Parameters to train: an nn Module (its trainable parameters), named variables, or a list. */
 export type GuardParams = { namedParameters(): [string, tf.Variable][] } | Record<string, tf.Variable> | tf.Variable[];
@@ -29,6 +29,14 @@ export interface GuardedStepResult {
   nonFinite?: string;
 }
 
+/** A step whose gradients are computed and whose flags are not read yet. */
+interface PendingStep {
+  params: [string, tf.Variable][];
+  value: tf.Scalar;
+  grads: tf.NamedTensorMap;
+  flags: tf.Tensor;
+}
+
 export interface GuardEvent {
   step: number;
   tensor: string;
@@ -53,7 +61,8 @@ function namedParams(where: string, params: GuardParams): [string, tf.Variable][
  * loss and every gradient are finite. A non-finite step keeps the parameters and the optimizer
  * state (moments, step count) untouched and is counted; after `maxConsecutive` consecutive
  * non-finite steps it throws a FewstepError naming the step and the first non-finite tensor.
- * One device read per step (the loss and a finiteness flag per gradient, together).
+ * One device read per step (the loss and a finiteness flag per gradient, together): `step` reads
+ * it synchronously (cpu, wasm, webgl), `stepAsync` with `await data()` (every backend; webgpu).
  */
 export class StepGuard {
   readonly maxConsecutive: number;
@@ -68,8 +77,35 @@ export class StepGuard {
     this.maxConsecutive = validate('StepGuard').integer('maxConsecutive', opts.maxConsecutive ?? 5, { min: 1 });
   }
 
+  /**
+   * One guarded step, reading the flags synchronously (cpu, wasm, webgl). On webgpu, whose
+   * dataSync returns zeros, it throws a FewstepError naming `stepAsync`.
+   */
   step(args: GuardedStepArgs): GuardedStepResult {
-    const where = 'StepGuard.step';
+    assertSyncRead('StepGuard.step', 'await guard.stepAsync(args)');
+    const pending = this.begin('StepGuard.step', args);
+    return this.finish(args, pending, () => pending.flags.dataSync());
+  }
+
+  /**
+   * The same step with the flags read by `await data()`: works on every backend (required on
+   * webgpu) and gives the same result as `step`. Await it before the next step: the update is
+   * applied only after the read.
+   */
+  async stepAsync(args: GuardedStepArgs): Promise<GuardedStepResult> {
+    const pending = this.begin('StepGuard.stepAsync', args);
+    let read: ArrayLike<number>;
+    try {
+      read = await pending.flags.data();
+    } catch (e) {
+      tf.dispose([pending.flags, pending.value, ...Object.values(pending.grads)]);
+      throw e;
+    }
+    return this.finish(args, pending, () => read);
+  }
+
+  /** Validates, computes the loss and gradients, and packs [loss, finite(grad_i)...] into one tensor. */
+  private begin(where: string, args: GuardedStepArgs): PendingStep {
     const check = validate(where);
     if (!args || typeof args !== 'object') check.fail('args', 'an object {step, optimizer, params, loss}', args);
     check.integer('step', args.step, { min: 0 });
@@ -78,13 +114,18 @@ export class StepGuard {
     if (args.clipNorm !== undefined) check.finite('clipNorm', args.clipNorm, { gt: 0 });
     const params = namedParams(where, args.params);
     const { value, grads } = tf.variableGrads(args.loss, params.map(([, v]) => v));
+    const order = params.map(([, v]) => v.name);
+    const flags = tf.tidy(() =>
+      tf.concat([value.reshape([1]), ...order.map((n) => (grads[n] ? tf.all(tf.isFinite(grads[n]!)).cast('float32').reshape([1]) : tf.ones([1])))]),
+    );
+    return { params, value, grads, flags };
+  }
+
+  /** Applies or skips the step from the read flags; disposes everything the step made. */
+  private finish(args: GuardedStepArgs, pending: PendingStep, readFlags: () => ArrayLike<number>): GuardedStepResult {
+    const { params, value, grads, flags } = pending;
     try {
-      const order = params.map(([, v]) => v.name);
-      const flags = tf.tidy(() =>
-        tf.concat([value.reshape([1]), ...order.map((n) => (grads[n] ? tf.all(tf.isFinite(grads[n]!)).cast('float32').reshape([1]) : tf.ones([1])))]),
-      );
-      const read = flags.dataSync();
-      flags.dispose();
+      const read = readFlags();
       const loss = read[0]!;
       const bad = !Number.isFinite(loss) ? 'loss' : params.find((_, i) => read[i + 1] === 0)?.[0];
       if (bad === undefined) {
@@ -94,7 +135,7 @@ export class StepGuard {
       }
       return this.skip(args.step, bad, loss);
     } finally {
-      tf.dispose([value, ...Object.values(grads)]);
+      tf.dispose([flags, value, ...Object.values(grads)]);
     }
   }
 

@@ -63,9 +63,9 @@ export function moduleVariables(where: string, modules: Record<string, Checkpoin
   return out;
 }
 
-/** Host copy of a variable in its checkpoint layout (PyTorch layout for module weights). */
-export function hostOf(v: NamedVariable): HostTensor {
-  const data = Float32Array.from(v.variable.dataSync());
+/** Host copy of a variable in its checkpoint layout (PyTorch layout for module weights); `await data()`, never dataSync. */
+export async function hostOf(v: NamedVariable): Promise<HostTensor> {
+  const data = Float32Array.from(await v.variable.data());
   const shape = v.variable.shape;
   return { shape: torchShape(shape, v.layout), data: toTorchLayout(data, shape, v.layout) };
 }
@@ -108,7 +108,7 @@ export async function optimizerTensors(
       validate('saveCheckpoint').fail('optimizer', 'an optimizer whose variables all belong to the saved modules', `slot ${name} of an unknown variable`);
     const slot = name.slice(slash + 1);
     const key = `optimizer/${varName}/${slot}`;
-    tensors[key] = { shape: [...tensor.shape], data: Float32Array.from(tensor.dataSync()) };
+    tensors[key] = { shape: [...tensor.shape], data: Float32Array.from(await tensor.data()) };
     saved.slots[key] = [varName, slot];
   }
   return saved;

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FewstepError, RAdam } from '@fewstep/core';
 import { MLP } from '@fewstep/nn';
-import { expectNoLeak, useTestBackend } from '@fewstep/testing';
+import { asAsyncOnlyBackend, expectNoLeak, useTestBackend } from '@fewstep/testing';
 import { StepGuard } from '@fewstep/train';
 
 beforeAll(async () => {
@@ -105,6 +105,54 @@ describe('StepGuard', () => {
     expect(() => guard.step({ step: 0, optimizer: opt, params: { a: tf.zeros([1]) as never }, loss: lossWith(1) })).toThrow(/params.a must be a live tf.Variable/);
     expect(() => guard.step({ step: 0, optimizer: opt, params, loss: lossWith(1), clipNorm: 0 })).toThrow(/clipNorm must be/);
     expect(() => guard.loadState({ skipped: -1, consecutive: 0 })).toThrow(/state.skipped/);
+    tf.dispose(Object.values(params));
+    opt.dispose();
+  });
+});
+
+describe('StepGuard.stepAsync', () => {
+  it('gives the same results, parameters and optimizer state as step (finite, NaN loss, inf gradient, clipping)', async () => {
+    const a = setup();
+    const b = setup();
+    const ga = new StepGuard({ maxConsecutive: 3 });
+    const gb = new StepGuard({ maxConsecutive: 3 });
+    const plan: [number, number, number | undefined][] = [[1, 1, undefined], [2, NaN, undefined], [3, 1, 0.5], [4, Infinity, undefined], [5, 2, 0.1]];
+    for (const [step, x, clipNorm] of plan) {
+      const ra = ga.step({ step, optimizer: a.opt, params: a.params, loss: a.lossWith(x), clipNorm });
+      const run = () => gb.stepAsync({ step, optimizer: b.opt, params: b.params, loss: b.lossWith(x), clipNorm });
+      const rb = step === 1 ? await run() : await expectNoLeak(run); // the first step creates the optimizer moments
+      expect(rb).toEqual(ra);
+      expect(Array.from(b.params.a.dataSync())).toEqual(Array.from(a.params.a.dataSync()));
+      expect(Array.from(b.params.b.dataSync())).toEqual(Array.from(a.params.b.dataSync()));
+    }
+    expect(b.opt.step).toBe(a.opt.step);
+    expect(gb.state()).toEqual(ga.state());
+    expect(gb.events).toEqual(ga.events);
+    // A non-finite gradient is named, and K consecutive bad steps reject with the same message.
+    b.params.b.assign(tf.tensor([0, 4]));
+    expect((await gb.stepAsync({ step: 6, optimizer: b.opt, params: b.params, loss: b.lossWith(1) })).nonFinite).toBe('b');
+    await gb.stepAsync({ step: 7, optimizer: b.opt, params: b.params, loss: b.lossWith(NaN) });
+    await expect(gb.stepAsync({ step: 8, optimizer: b.opt, params: b.params, loss: b.lossWith(1) })).rejects.toThrow(
+      /3 consecutive non-finite steps ending at step 8; first non-finite tensor: the gradient of b/,
+    );
+    for (const s of [a, b]) {
+      tf.dispose(Object.values(s.params));
+      s.opt.dispose();
+    }
+  });
+
+  it('rejects bad arguments like step; on webgpu step throws naming stepAsync and computes nothing', async () => {
+    const { params, opt, lossWith } = setup();
+    const guard = new StepGuard();
+    await expect(guard.stepAsync(null as never)).rejects.toThrow(/StepGuard.stepAsync: args must be an object/);
+    await expect(guard.stepAsync({ step: 0, optimizer: opt, params: [], loss: lossWith(1) })).rejects.toThrow(/params must be at least one trainable variable/);
+    await expect(guard.stepAsync({ step: 0, optimizer: opt, params, loss: lossWith(1), clipNorm: -1 })).rejects.toThrow(/clipNorm must be/);
+    await asAsyncOnlyBackend(() => {
+      let calls = 0;
+      const loss = () => (calls++, lossWith(1)());
+      expect(() => guard.step({ step: 0, optimizer: opt, params, loss })).toThrow(/StepGuard.step: backend must allow synchronous reads .*use await guard.stepAsync\(args\) instead/);
+      expect(calls).toBe(0);
+    });
     tf.dispose(Object.values(params));
     opt.dispose();
   });

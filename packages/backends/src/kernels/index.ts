@@ -46,10 +46,10 @@ export const TRAINING_KERNELS: readonly TrainingKernel[] = [
     config: depthwiseBackpropFilterConfig,
   },
   // Missing on wasm; cpu's takes ~55 s for a 4096x64 -> 512 segment sum (ours: ~1 ms).
-  { kernelName: tf.UnsortedSegmentSum, backends: ['wasm', 'cpu'], reason: 'missing', config: unsortedSegmentSumConfig },
-  { kernelName: tf.MaxPoolGrad, backends: ['wasm'], reason: 'fix', config: maxPoolGradConfig },
+  { kernelName: tf.UnsortedSegmentSum, backends: ['wasm', 'cpu'], reason: 'missing', config: unsortedSegmentSumConfig, readsHost: true },
+  { kernelName: tf.MaxPoolGrad, backends: ['wasm'], reason: 'fix', config: maxPoolGradConfig, readsHost: true },
   // cpu: wrong for batch > 1. wasm: correct but ~100x an Add; this JS loop is ~2x.
-  { kernelName: tf.ResizeNearestNeighborGrad, backends: ['cpu', 'wasm'], reason: 'fix', config: resizeNearestGradConfig },
+  { kernelName: tf.ResizeNearestNeighborGrad, backends: ['cpu', 'wasm'], reason: 'fix', config: resizeNearestGradConfig, readsHost: true },
   // Stock wasm takes a naive loop for transposes and batch > 1 (every dense gradient, attention).
   { kernelName: tf.BatchMatMul, backends: ['wasm'], reason: 'fast', config: batchMatMulConfig },
   { kernelName: tf.Tile, backends: ['wasm'], reason: 'fast', config: tileConfig },

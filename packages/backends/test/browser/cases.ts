@@ -23,6 +23,8 @@ export interface Case {
   tol: number;
   /** Builds from seeds and returns named outputs (the caller reads them with `await data()` and disposes them). */
   run(): Record<string, tf.Tensor>;
+  /** An async case (awaits reads): used instead of `run`, which then only throws. Owns its cleanup. */
+  runAsync?(): Promise<Record<string, tf.Tensor>>;
 }
 
 /** Seeded normal draws: generated in JS (seedrandom), so identical on every backend. */

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { initBackend } from '@fewstep/backends';
 import { CASES, type Case } from './cases';
+import { trainingLoopCase } from './async-case';
 import { relError } from '../rel-error';
 
 export interface CaseResult {
@@ -36,7 +37,7 @@ async function runOn(backend: string, c: Case): Promise<{ values: Record<string,
   if (!(await tf.setBackend(backend))) throw new Error(`setBackend(${backend}) failed`);
   await tf.ready();
   const t0 = performance.now();
-  const out = tf.tidy(() => c.run());
+  const out = c.runAsync ? await c.runAsync() : tf.tidy(() => c.run());
   const values: Record<string, Float32Array> = {};
   for (const [k, t] of Object.entries(out)) values[k] = Float32Array.from(await t.data());
   const ms = performance.now() - t0;
@@ -87,7 +88,7 @@ async function main(): Promise<SuiteResult> {
     return { ...result, skipped: e instanceof Error ? e.message : String(e) };
   }
   const before = tf.memory().numTensors;
-  for (const c of CASES) {
+  for (const c of [...CASES, trainingLoopCase]) {
     const r = await compare(backend, c);
     result.cases.push(r);
     console.log(`[suite] ${backend} ${c.name}: rel ${r.relError.toExponential(2)} (${r.worst}) ${r.ok ? 'ok' : 'FAIL'} ${r.error ?? ''}`);
