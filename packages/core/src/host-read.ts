@@ -3,7 +3,7 @@ import { FewstepError } from './errors';
 
 /**
  * Backends on which fewstep never reads a tensor synchronously. webgpu's `dataSync()` returns
- * zeros in headless Chromium and then loses the device (../shared notes, issue 3), so every read
+ * zeros in headless Chromium and then loses the device (docs/reliability.md), so every read
  * there goes through `await tensor.data()`.
  */
 export const ASYNC_READ_BACKENDS: readonly string[] = ['webgpu'];
