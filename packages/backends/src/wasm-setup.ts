@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { InitBackendOptions } from './init-backend';
 import { nodeCores, nodeRequire, nodeThreadsUnsupported, unrefWasmWorkers, withNodeWasmThreads, type EmscriptenThreads } from './node-wasm-threads';
-import { DEFAULT_MIN_FLOPS, installThreadGate, threadpoolAddress, ThreadSwitch, type ThreadGate } from './wasm-thread-gate';
+import { DEFAULT_MIN_FLOPS, installThreadGate, type ThreadGate } from './wasm-thread-gate';
+import { threadpoolAddress, ThreadSwitch } from './wasm-threadpool-address';
 
 type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
 
@@ -83,7 +84,7 @@ export async function applyThreadPolicy(plan: WasmPlan, opts: InitBackendOptions
   if (typeof sw === 'string') return `${threads} threads for every op (no gate: ${sw})`;
   const minFlops = opts.threadMinFlops ?? DEFAULT_MIN_FLOPS;
   gate = installThreadGate(sw, 'wasm', minFlops);
-  return `${threads} threads for conv/matmul of >= ${minFlops / 1e6} MFLOP, 1 thread for every other op`;
+  return `${threads} threads for conv/matmul (>= ${minFlops / 1e6} MFLOP) where timed faster, 1 thread for every other op`;
 }
 
 /** The thread gate of the active wasm backend, or null where none is installed. */

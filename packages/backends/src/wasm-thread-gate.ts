@@ -1,19 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
+import type { ThreadSwitch } from './wasm-threadpool-address';
 
 /**
- * The thread policy for threaded wasm: threads only where they pay.
+ * The thread policy for threaded wasm: threads only where they are measured to pay.
  *
- * tfjs-backend-wasm hands one global `pthreadpool*` (`tfjs::backend::threadpool`) to every
- * XNNPACK call; XNNPACK runs a call on the calling thread alone when that pointer is NULL. So the
- * gate keeps the pointer NULL by default (every op single-threaded) and puts the pool back only
- * for the duration of a big compute-bound kernel (conv, matmul) whose FLOPs reach `minFlops`.
- * Measured on 2 vCPUs (docs/benchmarks.md): with the pool every elementwise op got 1.3-2x slower
- * at every size from 1e3 to 1e6 elements, small convs 2.4x slower, and big convs 2x faster.
- *
- * The pointer's address is read from the module's own code: the exported `get_threads_count` is
- * `if (threadpool == NULL) return -1; return pthreadpool_get_threads_count(threadpool);`, whose
- * first instructions are `i32.const ADDR; i32.load`. The gate checks itself before use: with the
- * pointer cleared `get_threads_count()` must answer -1, and with it restored the thread count.
+ * Measured on 2 shared vCPUs (docs/benchmarks.md, bench:threads): with the pool, elementwise ops
+ * ran up to 14x slower (Sigmoid of 1e4 elements) and never clearly faster; convs and matmuls
+ * ran 2x faster or 1.3-2.5x slower at the same size depending on the machine's load. So: every
+ * op runs on one thread (the pool pointer NULL, see wasm-threadpool-address.ts), except the
+ * conv/matmul kernels below, which choose per (kernel, FLOPs within a factor of 2) by timing
+ * themselves: after a warm-up call, alternate calls run with and without the pool until each
+ * has 3 samples; threads win only when at least 5% faster; and every 64th call re-times the
+ * mode not chosen, so the choice follows the load. Calls under `minFlops` stay on one thread.
  */
 
 /** Where the kernel's FLOPs are estimated from its inputs and attributes. */
@@ -52,170 +50,120 @@ export const GATED_KERNELS: Readonly<Record<string, FlopsOf>> = {
   [tf._FusedMatMul]: matMulFlops,
 };
 
-/**
- * Default FLOPs from which a gated kernel gets the threads. Measured on 2 vCPUs: a 3x3 conv of
- * 19 MFLOP ran 2.4x slower threaded and a 0.23 GFLOP one 2x faster (the sweep in bench:threads).
- */
-export const DEFAULT_MIN_FLOPS = 64e6;
 
-/** Finds `tfjs::backend::threadpool`'s address in the wasm binary, or returns null. */
-export function threadpoolAddress(wasm: Uint8Array): number | null {
-  let p = 8;
-  const u32 = () => {
-    let r = 0;
-    let s = 0;
-    let b: number;
-    do {
-      b = wasm[p++];
-      r += (b & 0x7f) * 2 ** s;
-      s += 7;
-    } while (b & 0x80 && p < wasm.length);
-    return r;
-  };
-  const i32 = () => {
-    let r = 0;
-    let s = 0;
-    let b: number;
-    do {
-      b = wasm[p++];
-      r |= (b & 0x7f) << s;
-      s += 7;
-    } while (b & 0x80);
-    return s < 32 && b & 0x40 ? r | (-1 << s) : r;
-  };
-  const name = () => {
-    const n = u32();
-    const out = new TextDecoder().decode(wasm.subarray(p, p + n));
-    p += n;
-    return out;
-  };
-  if (wasm.length < 8 || wasm[0] !== 0 || wasm[1] !== 0x61 || wasm[2] !== 0x73 || wasm[3] !== 0x6d) return null;
-  let importedFuncs = 0;
-  let target = -1;
-  let code = -1;
-  while (p < wasm.length) {
-    const id = wasm[p++];
-    const size = u32(); // read before p is used: the section starts after its size
-    const end = p + size;
-    if (id === 2) {
-      for (let i = u32(); i > 0; i--) {
-        name();
-        name();
-        const kind = wasm[p++];
-        if (kind === 0) (u32(), importedFuncs++);
-        else if (kind === 1) (p++, limits());
-        else if (kind === 2) limits();
-        else if (kind === 3) p += 2;
-        else return null;
-      }
-    } else if (id === 7) {
-      for (let i = u32(); i > 0; i--) {
-        const n = name();
-        const kind = wasm[p++];
-        const index = u32();
-        if (kind === 0 && n === 'get_threads_count') target = index;
-      }
-    } else if (id === 10) code = p;
-    p = end;
-  }
-  function limits() {
-    const flags = wasm[p++];
-    u32();
-    if (flags & 1) u32();
-  }
-  if (target < importedFuncs || code < 0) return null;
-  p = code;
-  const bodies = u32();
-  for (let i = 0; i < bodies; i++) {
-    const size = u32();
-    if (i !== target - importedFuncs) {
-      p += size;
-      continue;
-    }
-    for (let groups = u32(); groups > 0; groups--) (u32(), p++);
-    if (wasm[p++] !== 0x41) return null; // i32.const
-    const base = i32();
-    if (wasm[p++] !== 0x28) return null; // i32.load
-    u32(); // alignment
-    return base + u32();
-  }
-  return null;
-}
+/** Gated calls under this many FLOPs stay on one thread (too short to time or to split). */
+export const DEFAULT_MIN_FLOPS = 2e6;
+/** Samples of each mode before a bucket chooses; re-time the other mode every this many calls. */
+const PROBES = 3;
+const RECHECK = 64;
+/** Threads must be this much faster to be chosen (ties go to one thread). */
+const MARGIN = 0.95;
 
-interface WasmModule {
-  wasmMemory?: WebAssembly.Memory;
-  HEAP32?: Int32Array;
-  _get_threads_count: () => number;
-}
+/** 'gate': the policy; 'all': threads for every op (stock tfjs); 'none': one thread for every op. */
+export type GateMode = 'gate' | 'all' | 'none';
 
-/** Turns the pool on and off for the calling thread's XNNPACK calls. */
-export class ThreadSwitch {
-  private constructor(
-    private readonly module: WasmModule,
-    private readonly index: number,
-    private readonly pool: number,
-    readonly threads: number,
-  ) {}
-
-  /** A switch for `module` after a self-check, or why there cannot be one. */
-  static create(module: WasmModule, address: number | null): ThreadSwitch | string {
-    if (address === null) return 'threadpool pointer not found in the wasm binary';
-    const sw = new ThreadSwitch(module, address >> 2, 0, 0);
-    const pool = sw.heap()[sw.index];
-    const threads = module._get_threads_count();
-    if (pool === 0 || threads < 2) return `no thread pool at ${address} (threads ${threads})`;
-    sw.heap()[sw.index] = 0;
-    const off = module._get_threads_count();
-    sw.heap()[sw.index] = pool;
-    if (off !== -1 || module._get_threads_count() !== threads) return `self-check failed at ${address} (${off})`;
-    return new ThreadSwitch(module, address >> 2, pool, threads);
-  }
-
-  private heap(): Int32Array {
-    // The memory can grow (a new buffer): view it afresh.
-    const buffer = this.module.wasmMemory?.buffer ?? this.module.HEAP32?.buffer;
-    return new Int32Array(buffer as ArrayBufferLike);
-  }
-
-  get on(): boolean {
-    return this.heap()[this.index] !== 0;
-  }
-
-  set(on: boolean): void {
-    this.heap()[this.index] = on ? this.pool : 0;
-  }
+/** One (kernel, FLOPs bucket)'s timings and choice. */
+export interface GateBucket {
+  kernel: string;
+  /** The bucket's FLOPs: 2^k, calls within a factor of sqrt(2) of it. */
+  flops: number;
+  calls: number;
+  /** Mean ms of the last timed calls with threads and without (NaN until timed). */
+  threadedMs: number;
+  singleMs: number;
+  threaded: boolean;
 }
 
 export interface ThreadGate {
   threads: number;
   minFlops: number;
-  /** Gated kernels run so far with and without threads (for reports and tests). */
+  /** Gated kernels' calls run so far with and without threads. */
   counts: { threaded: number; single: number };
+  /** Current mode (benchmarks compare the three in one process); 'gate' unless changed. */
+  mode: GateMode;
+  setMode(mode: GateMode): void;
+  /** What each bucket measured and chose. */
+  buckets(): GateBucket[];
   /** Restores the gated kernels and leaves the pool on (stock tfjs threading). */
   uninstall(): void;
 }
 
+interface Samples extends GateBucket {
+  on: number[];
+  off: number[];
+}
+
+const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+
+/** Whether a bucket's next call runs threaded. */
+function plan(b: Samples): boolean {
+  if (b.calls === 1) return false; // the first call creates XNNPACK's operator: not timed
+  if (b.on.length < PROBES || b.off.length < PROBES) return b.on.length < b.off.length;
+  return b.calls % RECHECK === 0 ? !b.threaded : b.threaded;
+}
+
+/** Records a call's time and re-decides. */
+function learn(b: Samples, threaded: boolean, ms: number): void {
+  if (b.calls === 1) return;
+  const list = threaded ? b.on : b.off;
+  list.push(ms);
+  if (list.length > PROBES) list.shift();
+  b.threadedMs = b.on.length ? mean(b.on) : NaN;
+  b.singleMs = b.off.length ? mean(b.off) : NaN;
+  if (b.on.length >= PROBES && b.off.length >= PROBES) b.threaded = b.threadedMs < MARGIN * b.singleMs;
+}
+
+function bucketTable() {
+  const table = new Map<string, Samples>();
+  const get = (kernel: string, flops: number): Samples => {
+    const k = Math.round(Math.log2(flops));
+    const id = `${kernel}/${k}`;
+    let b = table.get(id);
+    if (b === undefined) {
+      b = { kernel, flops: 2 ** k, calls: 0, threadedMs: NaN, singleMs: NaN, threaded: false, on: [], off: [] };
+      table.set(id, b);
+    }
+    return b;
+  };
+  const list = (): GateBucket[] => [...table.values()].map(({ on: _on, off: _off, ...b }) => ({ ...b }));
+  return { get, list };
+}
+
 /**
  * Wraps the gated kernels of `backendName` (those registered now: ours or stock) so that each
- * call of at least `minFlops` runs with threads, and switches threads off for everything else.
+ * call chooses threads as above, and switches threads off for everything else.
  */
 export function installThreadGate(sw: ThreadSwitch, backendName: string, minFlops: number): ThreadGate {
   const originals = new Map<string, tf.KernelConfig>();
   const wrappers = new Map<string, tf.KernelFunc>();
   const counts = { threaded: 0, single: 0 };
+  const buckets = bucketTable();
+  let mode: GateMode = 'gate';
   for (const [kernelName, flopsOf] of Object.entries(GATED_KERNELS)) {
     const config = tf.getKernel(kernelName, backendName);
     if (config === undefined) continue;
     const inner = config.kernelFunc;
     const wrapped: tf.KernelFunc = (args) => {
-      const big = flopsOf(args.inputs as Record<string, tf.TensorInfo>, args.attrs as Record<string, unknown>) >= minFlops;
       const was = sw.on;
-      sw.set(big);
-      if (big) counts.threaded++;
+      let b: Samples | null = null;
+      let threaded = mode === 'all';
+      if (mode === 'gate') {
+        const flops = flopsOf(args.inputs as Record<string, tf.TensorInfo>, args.attrs as Record<string, unknown>);
+        if (flops >= minFlops) {
+          b = buckets.get(kernelName, flops);
+          b.calls++;
+          threaded = plan(b);
+        }
+      }
+      sw.set(threaded);
+      if (threaded) counts.threaded++;
       else counts.single++;
+      const t0 = performance.now();
       try {
         return inner(args);
       } finally {
+        // wasm kernels finish before they return (XNNPACK joins its threads): the time is the op's.
+        if (b !== null) learn(b, threaded, performance.now() - t0);
         sw.set(was);
       }
     };
@@ -229,6 +177,14 @@ export function installThreadGate(sw: ThreadSwitch, backendName: string, minFlop
     threads: sw.threads,
     minFlops,
     counts,
+    get mode() {
+      return mode;
+    },
+    setMode(next: GateMode) {
+      mode = next;
+      sw.set(next === 'all');
+    },
+    buckets: buckets.list,
     uninstall() {
       for (const [kernelName, config] of originals) {
         // Put the original back only where our wrapper is still the registered kernel.

@@ -1,0 +1,11 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, wasmThreadGate } from '@fewstep/backends';
+const r = await initBackend('wasm', { threads: 2 });
+console.log(r.backend, r.threads, r.threadPolicy, r.reason);
+const x = tf.randomNormal([16, 28, 28, 32]) as tf.Tensor4D, w = tf.randomNormal([3, 3, 32, 32]) as tf.Tensor4D;
+const g = tf.grad((ww: tf.Tensor) => tf.conv2d(x, ww as tf.Tensor4D, 1, 'same').square().sum())(w);
+console.log(g.shape, wasmThreadGate()?.counts);
+const r1 = await initBackend('wasm', { threads: 1 });
+console.log(r1.backend, r1.threads, r1.threadPolicy, wasmThreadGate());
+const r2 = await initBackend('auto', { threads: 'auto' });
+console.log(r2.backend, r2.threads, r2.threadPolicy);
