@@ -14,7 +14,7 @@ import { ectLoss } from '@fewstep/losses';
 import { ddpmpp } from '@fewstep/nn';
 
 const QUICK = process.env.FEWSTEP_BENCH_QUICK === '1';
-const ROUNDS = QUICK ? 1 : 2;
+const ROUNDS = QUICK ? 1 : 4;
 const STEP_BATCH = QUICK ? 2 : 8;
 const TIMED_STEPS = QUICK ? 1 : 2;
 const f1 = (v: number) => v.toFixed(1);
@@ -157,19 +157,22 @@ let lastBuckets: GateBucket[] = [];
 
 type StepMode = '1 thread (SIMD build)' | `2 threads, ${GateMode}`;
 
-/** Step times per mode: rounds of [1 thread] then [2 threads: gate, all, none] (re-initialising wasm between). */
+/** Step times per mode: rounds of a 1-thread block and a 2-thread block (gate, all, none), in
+ * alternating order (ABBA) so that a load trend hits both alike; wasm is re-initialised per block. */
 async function steps(): Promise<Map<StepMode, number[]>> {
   const times = new Map<StepMode, number[]>();
   const add = (m: StepMode, ms: number) => times.set(m, [...(times.get(m) ?? []), ms]);
-  for (let r = 0; r < ROUNDS; r++) {
+  const oneThread = async () => {
     await initBackend('wasm', { threads: 1 });
-    let s = stepTimer();
+    const s = stepTimer();
     s.step();
     for (let i = 0; i < TIMED_STEPS; i++) add('1 thread (SIMD build)', s.step());
     s.dispose();
+  };
+  const twoThreads = async () => {
     await initBackend('wasm', { threads: 2 });
     const gate = wasmThreadGate()!;
-    s = stepTimer();
+    const s = stepTimer();
     for (const mode of ['gate', 'all', 'none'] as const) {
       gate.setMode(mode);
       s.step();
@@ -178,6 +181,9 @@ async function steps(): Promise<Map<StepMode, number[]>> {
     gate.setMode('gate');
     s.dispose();
     lastBuckets = gate.buckets();
+  };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const block of r % 2 === 0 ? [oneThread, twoThreads] : [twoThreads, oneThread]) await block();
     console.log(`round ${r + 1}:`, [...times].map(([m, v]) => `${m} ${f1(median(v))} ms`).join('; '));
   }
   return times;
@@ -212,13 +218,17 @@ async function main() {
     log(`| ${mode === '2 threads, gate' ? '**2 threads, gate (default)**' : mode === '2 threads, all' ? '2 threads for every op (stock tfjs)' : mode === '2 threads, none' ? '2 threads\' build, pool off' : mode} | ${f1(ms)} | ${f2((STEP_BATCH * 1000) / ms)} | ${f2(base / ms)}x |`);
   }
   log();
-  log(`What the gate measured and chose in the last round's steps (per kernel and FLOPs bucket; calls under ${gate.minFlops / 1e6} MFLOP always run on 1 thread):`);
+  log(`What the gate measured and chose in the last 2-thread block's steps: the 25 call signatures with the most time (calls under ${gate.minFlops / 1e6} MFLOP always run on 1 thread):`);
   log();
-  log('| kernel | ~MFLOP | calls | ms threaded | ms 1 thread | runs on |');
-  log('| --- | --- | --- | --- | --- | --- |');
-  for (const b of [...lastBuckets].sort((x, y) => x.kernel.localeCompare(y.kernel) || x.flops - y.flops)) {
-    log(`| ${b.kernel} | ${f1(b.flops / 1e6)} | ${b.calls} | ${f3(b.threadedMs)} | ${f3(b.singleMs)} | ${b.threaded ? '2 threads' : '1 thread'} |`);
+  const chosen = lastBuckets.filter((b) => b.threaded).length;
+  log('| kernel | inputs, attributes | MFLOP | calls | ms threaded | ms 1 thread | runs on |');
+  log('| --- | --- | --- | --- | --- | --- | --- |');
+  const cost = (b: GateBucket) => b.calls * Math.min(b.threadedMs, b.singleMs);
+  for (const b of [...lastBuckets].sort((x, y) => cost(y) - cost(x)).slice(0, 25)) {
+    log(`| ${b.kernel} | \`${b.signature.replace(/"/g, '')}\` | ${f1(b.flops / 1e6)} | ${b.calls} | ${f3(b.threadedMs)} | ${f3(b.singleMs)} | ${b.threaded ? '2 threads' : '1 thread'} |`);
   }
+  log();
+  log(`${lastBuckets.length} gated call signatures in all; ${chosen} chose 2 threads.`);
   log();
   log(`Load average ${loadavg().map(f1).join(' / ')} at the end. The machine is shared: compare ratios within this run, not absolute figures across runs.`);
   writeBenchmarkSection('threads', 'wasm threads in Node: per-op times and a training step (`npm run bench:threads`)', lines.join('\n'));

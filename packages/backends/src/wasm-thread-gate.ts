@@ -8,24 +8,32 @@ import type { ThreadSwitch } from './wasm-threadpool-address';
  * ran up to 14x slower (Sigmoid of 1e4 elements) and never clearly faster; convs and matmuls
  * ran 2x faster or 1.3-2.5x slower at the same size depending on the machine's load. So: every
  * op runs on one thread (the pool pointer NULL, see wasm-threadpool-address.ts), except the
- * conv/matmul kernels below, which choose per (kernel, FLOPs within a factor of 2) by timing
- * themselves: after a warm-up call, alternate calls run with and without the pool until each
- * has 3 samples; threads win only when at least 5% faster; and every 64th call re-times the
- * mode not chosen, so the choice follows the load. Calls under `minFlops` stay on one thread.
+ * conv/matmul kernels below, which choose per call signature (kernel, input shapes, attributes:
+ * a training step repeats its signatures) by timing themselves: after a warm-up call, calls
+ * alternate with and without the pool until each has 3 samples; threads win only when their
+ * median is at least 5% below; and every 64th call re-times the mode not chosen, so the choice
+ * follows the load. Calls under `minFlops` stay on one thread.
  */
 
 /** Where the kernel's FLOPs are estimated from its inputs and attributes. */
 type FlopsOf = (inputs: Record<string, tf.TensorInfo>, attrs: Record<string, unknown>) => number;
 
 const prod = (v: readonly number[]) => v.reduce((a, b) => a * b, 1);
-const strides = (s: unknown): [number, number] => (Array.isArray(s) ? [s[0], s[1]] : [Number(s ?? 1), Number(s ?? 1)]);
+type Shape4 = [number, number, number, number];
+type ConvAttrs = { strides: number | [number, number]; dilations?: number | [number, number]; pad: 'same' | 'valid' | number; dimRoundingMode?: 'floor' | 'round' | 'ceil'; dataFormat?: 'NHWC' | 'NCHW' };
 
-/** 2 x N x H x W / stride x KH x KW x Cin x Cout (a same-padded conv's multiply-adds, doubled). */
-const convFlops: FlopsOf = ({ x, filter }, attrs) => {
-  const [sh, sw] = strides(attrs.strides);
-  const [n, h, w] = x.shape;
-  return (2 * n * h * w * prod(filter.shape)) / (sh * sw);
-};
+/** 2 x the multiply-adds of a conv: output positions x KH x KW x Cin x Cout (tfjs's own geometry). */
+function convFlopsOf(depthwise: boolean): FlopsOf {
+  return ({ x, filter }, attrs) => {
+    const a = attrs as unknown as ConvAttrs;
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as Shape4, filter.shape as Shape4, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, depthwise,
+      a.dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast',
+    );
+    return 2 * info.batchSize * info.outHeight * info.outWidth * prod(filter.shape);
+  };
+}
+const convFlops = convFlopsOf(false);
 
 /** Conv2DBackpropInput: the forward conv's FLOPs, from dy [N, Ho, Wo, Cout]. */
 const convInputGradFlops: FlopsOf = ({ dy, filter }) => 2 * prod(dy.shape.slice(0, 3)) * prod(filter.shape);
@@ -43,8 +51,8 @@ const matMulFlops: FlopsOf = ({ a, b }, attrs) => {
 export const GATED_KERNELS: Readonly<Record<string, FlopsOf>> = {
   [tf.Conv2D]: convFlops,
   [tf.FusedConv2D]: convFlops,
-  [tf.DepthwiseConv2dNative]: convFlops,
-  [tf.FusedDepthwiseConv2D]: convFlops,
+  [tf.DepthwiseConv2dNative]: convFlopsOf(true),
+  [tf.FusedDepthwiseConv2D]: convFlopsOf(true),
   [tf.Conv2DBackpropInput]: convInputGradFlops,
   [tf.BatchMatMul]: matMulFlops,
   [tf._FusedMatMul]: matMulFlops,
@@ -62,13 +70,14 @@ const MARGIN = 0.95;
 /** 'gate': the policy; 'all': threads for every op (stock tfjs); 'none': one thread for every op. */
 export type GateMode = 'gate' | 'all' | 'none';
 
-/** One (kernel, FLOPs bucket)'s timings and choice. */
+/** One kernel call signature's timings and choice (a training step repeats its signatures). */
 export interface GateBucket {
   kernel: string;
-  /** The bucket's FLOPs: 2^k, calls within a factor of sqrt(2) of it. */
+  /** Input shapes and attributes. */
+  signature: string;
   flops: number;
   calls: number;
-  /** Mean ms of the last timed calls with threads and without (NaN until timed). */
+  /** Median ms of the last timed calls with threads and without (NaN until timed). */
   threadedMs: number;
   singleMs: number;
   threaded: boolean;
@@ -93,7 +102,9 @@ interface Samples extends GateBucket {
   off: number[];
 }
 
-const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+/** Timed calls kept per mode: a median of 5 shrugs off a call the OS descheduled. */
+const KEEP = 5;
 
 /** Whether a bucket's next call runs threaded. */
 function plan(b: Samples): boolean {
@@ -107,20 +118,20 @@ function learn(b: Samples, threaded: boolean, ms: number): void {
   if (b.calls === 1) return;
   const list = threaded ? b.on : b.off;
   list.push(ms);
-  if (list.length > PROBES) list.shift();
-  b.threadedMs = b.on.length ? mean(b.on) : NaN;
-  b.singleMs = b.off.length ? mean(b.off) : NaN;
+  if (list.length > KEEP) list.shift();
+  b.threadedMs = b.on.length ? median(b.on) : NaN;
+  b.singleMs = b.off.length ? median(b.off) : NaN;
   if (b.on.length >= PROBES && b.off.length >= PROBES) b.threaded = b.threadedMs < MARGIN * b.singleMs;
 }
 
 function bucketTable() {
   const table = new Map<string, Samples>();
-  const get = (kernel: string, flops: number): Samples => {
-    const k = Math.round(Math.log2(flops));
-    const id = `${kernel}/${k}`;
+  const get = (kernel: string, flops: number, inputs: Record<string, tf.TensorInfo>, attrs: unknown): Samples => {
+    const signature = `${Object.values(inputs).map((t) => `[${t.shape}]`).join(' ')} ${JSON.stringify(attrs)}`;
+    const id = `${kernel} ${signature}`;
     let b = table.get(id);
     if (b === undefined) {
-      b = { kernel, flops: 2 ** k, calls: 0, threadedMs: NaN, singleMs: NaN, threaded: false, on: [], off: [] };
+      b = { kernel, signature, flops, calls: 0, threadedMs: NaN, singleMs: NaN, threaded: false, on: [], off: [] };
       table.set(id, b);
     }
     return b;
@@ -148,9 +159,10 @@ export function installThreadGate(sw: ThreadSwitch, backendName: string, minFlop
       let b: Samples | null = null;
       let threaded = mode === 'all';
       if (mode === 'gate') {
-        const flops = flopsOf(args.inputs as Record<string, tf.TensorInfo>, args.attrs as Record<string, unknown>);
+        const inputs = args.inputs as Record<string, tf.TensorInfo>;
+        const flops = flopsOf(inputs, args.attrs as Record<string, unknown>);
         if (flops >= minFlops) {
-          b = buckets.get(kernelName, flops);
+          b = buckets.get(kernelName, flops, inputs, args.attrs);
           b.calls++;
           threaded = plan(b);
         }
