@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { InitBackendOptions } from './init-backend';
+import { registeredKernels } from './registry';
 import { nodeCores, nodeRequire, nodeThreadsUnsupported, unrefWasmWorkers, withNodeWasmThreads, type EmscriptenThreads } from './node-wasm-threads';
 import { DEFAULT_MIN_FLOPS, installThreadGate, type ThreadGate } from './wasm-thread-gate';
 import { threadpoolAddress, ThreadSwitch } from './wasm-threadpool-address';
@@ -83,7 +84,9 @@ export async function applyThreadPolicy(plan: WasmPlan, opts: InitBackendOptions
   const sw = ThreadSwitch.create(wasmModule() as never, bytes === null ? null : threadpoolAddress(bytes));
   if (typeof sw === 'string') return `${threads} threads for every op (no gate: ${sw})`;
   const minFlops = opts.threadMinFlops ?? DEFAULT_MIN_FLOPS;
-  gate = installThreadGate(sw, 'wasm', minFlops);
+  // Our Conv2DBackpropInput is stride-1 / polyphase forward convs: the inner Conv2D calls choose.
+  const composite = registeredKernels('wasm').filter((k) => k === tf.Conv2DBackpropInput);
+  gate = installThreadGate(sw, 'wasm', minFlops, composite);
   return `${threads} threads for conv/matmul (>= ${minFlops / 1e6} MFLOP) where timed faster, 1 thread for every other op`;
 }
 

@@ -142,9 +142,11 @@ function bucketTable() {
 
 /**
  * Wraps the gated kernels of `backendName` (those registered now: ours or stock) so that each
- * call chooses threads as above, and switches threads off for everything else.
+ * call chooses threads as above, and switches threads off for everything else. `composite`:
+ * kernels left unwrapped because they run gated kernels inside (our Conv2DBackpropInput runs
+ * Conv2D), so that only the inner calls choose and the glue around them stays on one thread.
  */
-export function installThreadGate(sw: ThreadSwitch, backendName: string, minFlops: number): ThreadGate {
+export function installThreadGate(sw: ThreadSwitch, backendName: string, minFlops: number, composite: readonly string[] = []): ThreadGate {
   const originals = new Map<string, tf.KernelConfig>();
   const wrappers = new Map<string, tf.KernelFunc>();
   const counts = { threaded: 0, single: 0 };
@@ -152,7 +154,7 @@ export function installThreadGate(sw: ThreadSwitch, backendName: string, minFlop
   let mode: GateMode = 'gate';
   for (const [kernelName, flopsOf] of Object.entries(GATED_KERNELS)) {
     const config = tf.getKernel(kernelName, backendName);
-    if (config === undefined) continue;
+    if (config === undefined || composite.includes(kernelName)) continue;
     const inner = config.kernelFunc;
     const wrapped: tf.KernelFunc = (args) => {
       const was = sw.on;

@@ -104,6 +104,15 @@ describe('wasm with 2 threads in Node', () => {
     expect(gate.counts.threaded).toBe(before);
   });
 
+  it('our composite Conv2DBackpropInput is left unwrapped: the convs inside it choose', async () => {
+    await initBackend('wasm', { threads: 2, threadMinFlops: 0 });
+    tf.dispose(convGrads([2, 8, 8, 4], [3, 3, 4, 8], 1)());
+    const kernels = wasmThreadGate()!.buckets().map((b) => b.kernel);
+    expect(kernels).not.toContain('Conv2DBackpropInput');
+    // The forward conv, the filter gradient's conv and the input gradient's conv: 3 signatures.
+    expect(kernels.filter((k) => k === 'Conv2D')).toHaveLength(3);
+  });
+
   it('the small conv net: variableGrads on 2-thread wasm match cpu, every op threaded', async () => {
     await initBackend('wasm', { threads: 2 });
     const cpu = await gradsOn('cpu');
