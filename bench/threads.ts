@@ -17,6 +17,8 @@ const QUICK = process.env.FEWSTEP_BENCH_QUICK === '1';
 const ROUNDS = QUICK ? 1 : 4;
 const STEP_BATCH = QUICK ? 2 : 8;
 const TIMED_STEPS = QUICK ? 1 : 2;
+/** Untimed steps before the gate's timed ones (other modes: 1). */
+const GATE_WARMUP = QUICK ? 1 : 3;
 const f1 = (v: number) => v.toFixed(1);
 const f2 = (v: number) => v.toFixed(2);
 const f3 = (v: number) => v.toFixed(3);
@@ -175,7 +177,9 @@ async function steps(): Promise<Map<StepMode, number[]>> {
     const s = stepTimer();
     for (const mode of ['gate', 'all', 'none'] as const) {
       gate.setMode(mode);
-      s.step();
+      // The gate times each call signature 7 times before it chooses (a signature runs 1-8
+      // times per step): its warm-up is the steps it takes to learn, as in a training run.
+      for (let i = 0; i < (mode === 'gate' ? GATE_WARMUP : 1); i++) s.step();
       for (let i = 0; i < TIMED_STEPS; i++) add(`2 threads, ${mode}`, s.step());
     }
     gate.setMode('gate');
@@ -208,6 +212,8 @@ async function main() {
   for (const r of opRows) lines.push(r);
   log();
   log(`### ECT training step of unet-s32 (ectLoss + Adam), batch ${STEP_BATCH}: median ms over ${ROUNDS} round(s) of ${TIMED_STEPS} timed step(s) per mode`);
+  log();
+  log(`Each round: the 1-thread SIMD build and the threaded build (re-initialised), in alternating order; after 1 untimed step per mode, ${GATE_WARMUP} for the gate (it learns per call signature).`);
   log();
   const times = await steps();
   const base = median(times.get('1 thread (SIMD build)')!);

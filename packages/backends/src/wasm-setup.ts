@@ -73,13 +73,15 @@ export async function activateWasm(plan: WasmPlan, activate: () => Promise<boole
 }
 
 /**
- * Applies the thread policy to the active, threaded wasm backend: the gate (threads only for
- * conv/matmul of at least `minFlops`) unless `policy` is 'stock'. Returns a line for the report.
+ * Applies the thread policy to the active, threaded wasm backend: in Node the gate (threads only
+ * for conv/matmul calls timed faster with them) unless `threadPolicy` is 'stock'. Returns a line
+ * for the report.
  */
 export async function applyThreadPolicy(plan: WasmPlan, opts: InitBackendOptions): Promise<string> {
   const threads = await wasmThreads();
   if (threads < 2) return plan.note ?? '1 thread';
   if (opts.threadPolicy === 'stock') return `${threads} threads for every op (stock policy)`;
+  if (plan.dir === null) return `${threads} threads for every op (stock policy: the gate is Node-only)`;
   const bytes = await threadedBinary(plan, opts);
   const sw = ThreadSwitch.create(wasmModule() as never, bytes === null ? null : threadpoolAddress(bytes));
   if (typeof sw === 'string') return `${threads} threads for every op (no gate: ${sw})`;

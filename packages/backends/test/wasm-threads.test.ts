@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -16,6 +17,7 @@ const unsupported = await nodeThreadsUnsupported();
 if (unsupported !== null) console.info(`[backends] threaded wasm unavailable here (${unsupported}): thread tests skipped`);
 const it = test.skipIf(unsupported !== null);
 
+const cores = cpus().length;
 const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json'));
 const binary = (name: string) => readFileSync(`${wasmDir}/dist/${name}`);
 
@@ -73,6 +75,10 @@ describe('wasm with 2 threads in Node', () => {
     expect(r.threadPolicy).toMatch(/^2 threads for conv\/matmul \(>= 2 MFLOP\) where timed faster, 1 thread for every other op$/);
     const gate = wasmThreadGate()!;
     expect(gate).toMatchObject({ threads: 2, minFlops: 2e6, mode: 'gate' });
+    // Every init-time patch is undone: no global Worker, the real core count, the flag as tfjs says.
+    expect(Object.getOwnPropertyDescriptor(globalThis, 'Worker')).toBeUndefined();
+    expect(cpus()).toHaveLength(cores);
+    expect(tf.env().get('WASM_HAS_MULTITHREAD_SUPPORT')).toBe(false);
   });
 
   for (const mode of ['all', 'gate'] as const) {
