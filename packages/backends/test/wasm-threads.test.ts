@@ -4,7 +4,9 @@ import { cpus } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { FewstepError } from '@fewstep/core';
+import { edmPreconditioning, FewstepError, precondition, seededNoise } from '@fewstep/core';
+import { edmLoss } from '@fewstep/losses';
+import { ddpmpp } from '@fewstep/nn';
 import { initBackend, registerTrainingKernels, unregisterTrainingKernels, wasmThreadGate, type GateMode } from '@fewstep/backends';
 import { nodeThreadsUnsupported } from '../src/node-wasm-threads';
 import { threadpoolAddress, ThreadSwitch } from '../src/wasm-threadpool-address';
@@ -130,6 +132,30 @@ describe('wasm with 2 threads in Node', () => {
     } finally {
       wasmThreadGate()!.setMode('gate');
     }
+  });
+
+  it('a SongUNet (GroupNorm, attention, up/down sampling): EDM-loss gradients on 2-thread wasm match cpu', async () => {
+    await initBackend('wasm', { threads: 2 });
+    // Same seeds on both backends: same parameters, inputs and noise (tfjs draws them in JS).
+    const grads = async (backend: string) => {
+      await tf.setBackend(backend);
+      const net = ddpmpp({ imgResolution: 8, inChannels: 2, outChannels: 2, modelChannels: 16, channelMult: [1, 2], numBlocks: 1, attnResolutions: [4], dropout: 0, seed: 3 });
+      const D = precondition(net.forward, edmPreconditioning());
+      const x = tf.randomNormal([4, 8, 8, 2], 0, 0.5, 'float32', 5);
+      const { value, grads: g } = tf.variableGrads(() => edmLoss().compute({ network: D, x, noise: seededNoise(9) }).loss, net.trainableParameters());
+      const out = [Float32Array.from(await value.data())];
+      for (const [, v] of net.namedParameters()) out.push(Float32Array.from(await g[v.name].data()));
+      tf.dispose([value, x, ...Object.values(g)]);
+      net.dispose();
+      return out;
+    };
+    const cpu = await grads('cpu');
+    for (const mode of ['all', 'gate'] as const) {
+      wasmThreadGate()!.setMode(mode);
+      const wasm = await grads('wasm');
+      wasm.forEach((v, i) => expect(relError(v, cpu[i]), `${mode}: ${i === 0 ? 'loss' : `parameter ${i - 1}`}`).toBeLessThan(1e-4));
+    }
+    wasmThreadGate()!.setMode('gate');
   });
 
   it('no tensor or backend data leaks under threads', async () => {
