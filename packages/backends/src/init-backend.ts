@@ -18,12 +18,13 @@ export interface InitBackendOptions {
    */
   threads?: number | 'auto';
   /**
-   * wasm with threads: 'gate' (default in Node) runs conv/matmul kernels of at least
-   * `threadMinFlops` threaded and every other op on one thread (threads made elementwise ops
-   * 1.3-2x slower); 'stock' leaves tfjs's threading of every op.
+   * wasm with threads, Node: 'gate' (default) runs every op on one thread except convs and
+   * matmuls of at least `threadMinFlops`, which time themselves both ways per call signature and
+   * keep the faster (threads made elementwise ops up to 15x slower here); 'stock' leaves tfjs's
+   * threading of every op.
    */
   threadPolicy?: 'gate' | 'stock';
-  /** wasm with the gate: FLOPs from which a conv/matmul runs threaded (default 64e6). */
+  /** wasm with the gate: FLOPs under which a conv/matmul call stays on one thread (default 2e6). */
   threadMinFlops?: number;
   /** 'auto' only: the candidates, in order (default tensorflow, webgpu, webgl, wasm, cpu). */
   order?: readonly Exclude<BackendChoice, 'auto'>[];

@@ -16,7 +16,6 @@ import * as tf from '@tensorflow/tfjs';
  *    the asked thread count during init, so the cap is what the caller asked for.
  */
 
-const WASM_PKG = '@tensorflow/tfjs-backend-wasm';
 const THREADS_FLAG = 'WASM_HAS_MULTITHREAD_SUPPORT';
 
 /** A WebAssembly module using shared memory and atomics (wasm-feature-detect's threads probe). */
@@ -126,5 +125,3 @@ export function unrefWasmWorkers(module: EmscriptenThreads): number {
   for (const w of all) w.unref();
   return all.length;
 }
-
-export { WASM_PKG };
