@@ -125,3 +125,20 @@ export function unrefWasmWorkers(module: EmscriptenThreads): number {
   for (const w of all) w.unref();
   return all.length;
 }
+
+/**
+ * Browsers: the same C++ cap (`navigator.hardwareConcurrency / 2`: a 2-core machine gets 1
+ * thread). `navigator.hardwareConcurrency` reports twice the asked count while `init` runs.
+ */
+export async function withBrowserThreadCap<T>(threads: number, init: () => Promise<T>): Promise<T> {
+  const nav = (globalThis as { navigator?: object }).navigator;
+  if (nav === undefined) return init();
+  const own = Object.getOwnPropertyDescriptor(nav, 'hardwareConcurrency');
+  Object.defineProperty(nav, 'hardwareConcurrency', { configurable: true, get: () => 2 * threads });
+  try {
+    return await init();
+  } finally {
+    if (own !== undefined) Object.defineProperty(nav, 'hardwareConcurrency', own);
+    else delete (nav as { hardwareConcurrency?: number }).hardwareConcurrency;
+  }
+}

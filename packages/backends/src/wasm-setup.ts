@@ -1,7 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import type { InitBackendOptions } from './init-backend';
 import { registeredKernels } from './registry';
-import { nodeCores, nodeRequire, nodeThreadsUnsupported, unrefWasmWorkers, withNodeWasmThreads, type EmscriptenThreads } from './node-wasm-threads';
+import {
+  nodeCores,
+  nodeRequire,
+  nodeThreadsUnsupported,
+  unrefWasmWorkers,
+  withBrowserThreadCap,
+  withNodeWasmThreads,
+  type EmscriptenThreads,
+} from './node-wasm-threads';
 import { DEFAULT_MIN_FLOPS, installThreadGate, type ThreadGate } from './wasm-thread-gate';
 import { threadpoolAddress, ThreadSwitch } from './wasm-threadpool-address';
 
@@ -63,6 +71,7 @@ export async function activateWasm(plan: WasmPlan, activate: () => Promise<boole
     tf.removeBackend('wasm');
     if (factory !== null) tf.registerBackend('wasm', factory, 2);
   }
+  if (plan.dir === null && plan.threads !== undefined && plan.threads > 1) return withBrowserThreadCap(plan.threads, activate);
   if (plan.dir === null || plan.threads === undefined || plan.threads < 2) {
     if (plan.dir !== null) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     return activate();
