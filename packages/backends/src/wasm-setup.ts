@@ -90,8 +90,10 @@ export async function applyThreadPolicy(plan: WasmPlan, opts: InitBackendOptions
   const threads = await wasmThreads();
   if (threads < 2) return plan.note ?? '1 thread';
   if (opts.threadPolicy === 'stock') return `${threads} threads for every op (stock policy)`;
-  if (plan.dir === null) return `${threads} threads for every op (stock policy: the gate is Node-only)`;
   const bytes = await threadedBinary(plan, opts);
+  if (bytes === null && plan.dir === null) {
+    return `${threads} threads for every op (stock policy: the gate needs wasmPaths in a browser, to read the .wasm file)`;
+  }
   const sw = ThreadSwitch.create(wasmModule() as never, bytes === null ? null : threadpoolAddress(bytes));
   if (typeof sw === 'string') return `${threads} threads for every op (no gate: ${sw})`;
   const minFlops = opts.threadMinFlops ?? DEFAULT_MIN_FLOPS;
@@ -125,17 +127,20 @@ function wasmModule(): unknown {
   return (tf.engine().registry.wasm as unknown as { wasm: unknown }).wasm;
 }
 
-/** The threaded .wasm file's bytes (Node: read from disk), or null where it cannot be read. */
+/**
+ * The threaded .wasm file's bytes: Node reads the file; a browser fetches it from `wasmPaths`
+ * (the browser's cache already holds it from the backend's own load). Null where unknown.
+ */
 async function threadedBinary(plan: WasmPlan, opts: InitBackendOptions): Promise<Uint8Array | null> {
-  const req = await nodeRequire();
-  if (req === null) return null;
   const paths = opts.wasmPaths;
-  const file =
-    typeof paths === 'string' ? `${paths}${THREADED_BINARY}` : paths?.[THREADED_BINARY] ?? (plan.dir === null ? null : `${plan.dir}/dist/${THREADED_BINARY}`);
+  const named = typeof paths === 'string' ? `${paths}${THREADED_BINARY}` : paths?.[THREADED_BINARY];
+  const file = named ?? (plan.dir === null ? null : `${plan.dir}/dist/${THREADED_BINARY}`);
   if (file === null) return null;
   try {
-    const fs = req('node:fs') as { readFileSync: (p: string) => Uint8Array };
-    return fs.readFileSync(file);
+    const req = await nodeRequire();
+    if (req !== null) return (req('node:fs') as { readFileSync: (p: string) => Uint8Array }).readFileSync(file);
+    const res = await fetch(file);
+    return res.ok ? new Uint8Array(await res.arrayBuffer()) : null;
   } catch {
     return null;
   }
