@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { validate } from '@fewstep/core';
 import { registerTrainingKernels } from './training-kernels';
-import { configureWasm, wasmThreads } from './wasm-setup';
+import { activateWasm, applyThreadPolicy, configureWasm, wasmThreads, type WasmPlan } from './wasm-setup';
 
 export const BACKEND_NAMES = ['auto', 'tensorflow', 'webgpu', 'webgl', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_NAMES)[number];
@@ -11,8 +11,21 @@ export interface InitBackendOptions {
   registerKernels?: boolean;
   /** wasm: where the .wasm binaries are (a folder prefix or a file map); default: the npm package's dist/. */
   wasmPaths?: string | Record<string, string>;
-  /** wasm: threads to ask for where the platform runs threaded wasm (browsers with cross-origin isolation). */
-  threads?: number;
+  /**
+   * wasm: threads to run. Default: tfjs's own choice (1 in Node, the threaded build in browsers
+   * with cross-origin isolation). In Node, more than 1 runs the threaded SIMD build through a
+   * worker_threads shim (1 with the reason where the platform cannot); 'auto': min(4, cores).
+   */
+  threads?: number | 'auto';
+  /**
+   * wasm with threads, Node: 'gate' (default) runs every op on one thread except convs and
+   * matmuls of at least `threadMinFlops`, which time themselves both ways per call signature and
+   * keep the faster (threads made elementwise ops up to 15x slower here); 'stock' leaves tfjs's
+   * threading of every op.
+   */
+  threadPolicy?: 'gate' | 'stock';
+  /** wasm with the gate: FLOPs under which a conv/matmul call stays on one thread (default 2e6). */
+  threadMinFlops?: number;
   /** 'auto' only: the candidates, in order (default tensorflow, webgpu, webgl, wasm, cpu). */
   order?: readonly Exclude<BackendChoice, 'auto'>[];
 }
@@ -28,6 +41,8 @@ export interface BackendReport {
   threads: number;
   /** wasm: whether the SIMD build runs. */
   simd?: boolean;
+  /** wasm: which ops run threaded, or why there is one thread. */
+  threadPolicy?: string;
 }
 
 const DEFAULT_ORDER = ['tensorflow', 'webgpu', 'webgl', 'wasm', 'cpu'] as const;
@@ -57,6 +72,9 @@ async function activate(name: string): Promise<boolean> {
   }
 }
 
+/** The last wasm plan (threads asked, and why fewer) for the report. */
+let wasmPlan: WasmPlan = { dir: null };
+
 /** Tries one candidate; returns null on success or why it was skipped. */
 async function tryCandidate(name: Exclude<BackendChoice, 'auto'>, opts: InitBackendOptions): Promise<string | null> {
   switch (name) {
@@ -81,11 +99,11 @@ async function tryCandidate(name: Exclude<BackendChoice, 'auto'>, opts: InitBack
       return (await activate('webgl')) ? null : 'webgl: no WebGL context';
     case 'wasm':
       try {
-        await configureWasm(opts);
+        wasmPlan = await configureWasm(opts);
+        return (await activateWasm(wasmPlan, () => activate('wasm'))) ? null : 'wasm: the module failed to initialise';
       } catch (e) {
         return `wasm: ${e instanceof Error ? e.message : String(e)}`;
       }
-      return (await activate('wasm')) ? null : 'wasm: the module failed to initialise';
     case 'cpu':
       return (await activate('cpu')) ? null : 'cpu: failed to initialise';
   }
@@ -100,7 +118,11 @@ async function tryCandidate(name: Exclude<BackendChoice, 'auto'>, opts: InitBack
 export async function initBackend(name: BackendChoice = 'auto', opts: InitBackendOptions = {}): Promise<BackendReport> {
   const check = validate('initBackend');
   check.oneOf('name', name, BACKEND_NAMES);
-  if (opts.threads !== undefined) check.integer('threads', opts.threads, { min: 1 });
+  if (opts.threads !== undefined && opts.threads !== 'auto') check.integer('threads', opts.threads, { min: 1 });
+  if (opts.threadPolicy !== undefined) check.oneOf('threadPolicy', opts.threadPolicy, ['gate', 'stock'] as const);
+  if (opts.threadMinFlops !== undefined && !(opts.threadMinFlops >= 0)) {
+    check.fail('threadMinFlops', 'a number >= 0 (Infinity: never threaded)', opts.threadMinFlops);
+  }
   if (opts.wasmPaths !== undefined && typeof opts.wasmPaths !== 'string' && (typeof opts.wasmPaths !== 'object' || opts.wasmPaths === null)) {
     check.fail('wasmPaths', 'a folder prefix or a map from .wasm file name to path', opts.wasmPaths);
   }
@@ -132,6 +154,11 @@ async function report(
     kernelsRegistered,
     threads: backend === 'wasm' ? await wasmThreads() : 1,
   };
-  if (backend === 'wasm') out.simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT') as boolean;
+  if (backend === 'wasm') {
+    out.simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean;
+    // After our kernels are registered, so the gate wraps the kernels tfjs will run.
+    out.threadPolicy = await applyThreadPolicy(wasmPlan, opts);
+    if (wasmPlan.note !== undefined) out.reason += ` (${wasmPlan.note})`;
+  }
   return out;
 }

@@ -1,8 +1,23 @@
+import * as tf from '@tensorflow/tfjs';
 import type { InitBackendOptions } from './init-backend';
+import { registeredKernels } from './registry';
+import {
+  nodeCores,
+  nodeRequire,
+  nodeThreadsUnsupported,
+  unrefWasmWorkers,
+  withBrowserThreadCap,
+  withNodeWasmThreads,
+  type EmscriptenThreads,
+} from './node-wasm-threads';
+import { DEFAULT_MIN_FLOPS, installThreadGate, type ThreadGate } from './wasm-thread-gate';
+import { threadpoolAddress, ThreadSwitch } from './wasm-threadpool-address';
 
 type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
 
 let wasm: WasmModule | undefined;
+let gate: ThreadGate | null = null;
+const THREADED_BINARY = 'tfjs-backend-wasm-threaded-simd.wasm';
 
 /** Loads the wasm backend package (it registers the 'wasm' backend factory when first imported). */
 export async function loadWasm(): Promise<WasmModule> {
@@ -10,39 +25,134 @@ export async function loadWasm(): Promise<WasmModule> {
   return wasm;
 }
 
+/** What `configureWasm` decided: the threads to ask for, and a note for the report. */
+export interface WasmPlan {
+  /** Threads to initialise with (undefined: tfjs's own default). */
+  threads?: number;
+  /** Node: the package folder (threads need its worker and glue files). */
+  dir: string | null;
+  /** Why fewer threads than asked, if so. */
+  note?: string;
+}
+
 /**
  * Points the wasm backend at its binaries before it initialises: the caller's `wasmPaths`, or in
  * Node the package's own dist/ folder found by module resolution (so bundled or relocated code
- * still finds the .wasm files). Threads are requested where the platform runs threaded wasm.
+ * still finds the .wasm files). Decides the thread count: in Node more than one needs the
+ * worker_threads shim (node-wasm-threads.ts), and falls back to 1 with a note where it cannot run.
  */
-export async function configureWasm(opts: InitBackendOptions): Promise<void> {
+export async function configureWasm(opts: InitBackendOptions): Promise<WasmPlan> {
   const mod = await loadWasm();
+  const dir = await nodePackageDir('@tensorflow/tfjs-backend-wasm');
   if (opts.wasmPaths !== undefined) mod.setWasmPaths(opts.wasmPaths);
-  else {
-    const dir = await nodePackageDir('@tensorflow/tfjs-backend-wasm');
-    if (dir !== null) mod.setWasmPaths(`${dir}/dist/`);
+  else if (dir !== null) mod.setWasmPaths(`${dir}/dist/`);
+  const plan: WasmPlan = { dir };
+  if (opts.threads === undefined) return plan;
+  if (dir === null) {
+    // Browsers: tfjs runs threads where the page is cross-origin isolated ('auto': its default).
+    if (opts.threads !== 'auto') plan.threads = opts.threads;
+  } else {
+    const asked = opts.threads === 'auto' ? Math.min(4, await nodeCores()) : opts.threads;
+    const why = asked > 1 ? await nodeThreadsUnsupported() : null;
+    plan.threads = why === null ? asked : 1;
+    if (why !== null) plan.note = `1 thread, not ${asked}: ${why}`;
   }
-  if (opts.threads !== undefined) mod.setThreadsCount(opts.threads);
+  if (plan.threads !== undefined) mod.setThreadsCount(plan.threads);
+  return plan;
+}
+
+/** Initialises the wasm backend as planned (threaded in Node through the shim); true on success. */
+export async function activateWasm(plan: WasmPlan, activate: () => Promise<boolean>): Promise<boolean> {
+  dropGate();
+  const live = (tf.engine() as unknown as { registry: Record<string, tf.KernelBackend> }).registry.wasm;
+  if (live !== undefined && plan.threads !== undefined && (await wasmThreads()) !== plan.threads) {
+    // A backend initialised with another thread count: start it afresh (disposing it ends its workers).
+    const factory = tf.findBackendFactory('wasm');
+    tf.removeBackend('wasm');
+    if (factory !== null) tf.registerBackend('wasm', factory, 2);
+  }
+  if (plan.dir === null && plan.threads !== undefined && plan.threads > 1) return withBrowserThreadCap(plan.threads, activate);
+  if (plan.dir === null || plan.threads === undefined || plan.threads < 2) {
+    if (plan.dir !== null) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    return activate();
+  }
+  const ok = await withNodeWasmThreads(plan.threads, plan.dir, activate);
+  if (ok) unrefWasmWorkers(wasmModule() as EmscriptenThreads);
+  return ok;
+}
+
+/**
+ * Applies the thread policy to the active, threaded wasm backend: in Node the gate (threads only
+ * for conv/matmul calls timed faster with them) unless `threadPolicy` is 'stock'. Returns a line
+ * for the report.
+ */
+export async function applyThreadPolicy(plan: WasmPlan, opts: InitBackendOptions): Promise<string> {
+  const threads = await wasmThreads();
+  if (threads < 2) return plan.note ?? '1 thread';
+  if (opts.threadPolicy === 'stock') return `${threads} threads for every op (stock policy)`;
+  const bytes = await threadedBinary(plan, opts);
+  if (bytes === null && plan.dir === null) {
+    return `${threads} threads for every op (stock policy: the gate needs wasmPaths in a browser, to read the .wasm file)`;
+  }
+  const sw = ThreadSwitch.create(wasmModule() as never, bytes === null ? null : threadpoolAddress(bytes));
+  if (typeof sw === 'string') return `${threads} threads for every op (no gate: ${sw})`;
+  const minFlops = opts.threadMinFlops ?? DEFAULT_MIN_FLOPS;
+  // Our Conv2DBackpropInput is stride-1 / polyphase forward convs: the inner Conv2D calls choose.
+  const composite = registeredKernels('wasm').filter((k) => k === tf.Conv2DBackpropInput);
+  gate = installThreadGate(sw, 'wasm', minFlops, composite);
+  return `${threads} threads for conv/matmul (>= ${minFlops / 1e6} MFLOP) where timed faster, 1 thread for every other op`;
+}
+
+/** The thread gate of the active wasm backend, or null where none is installed. */
+export function wasmThreadGate(): ThreadGate | null {
+  return gate;
+}
+
+function dropGate(): void {
+  gate?.uninstall();
+  gate = null;
 }
 
 /** wasm threads actually in use by the initialised backend. */
 export async function wasmThreads(): Promise<number> {
   const mod = await loadWasm();
-  return Math.max(1, mod.getThreadsCount());
+  try {
+    return Math.max(1, mod.getThreadsCount());
+  } catch {
+    return 1; // not initialised
+  }
 }
 
-async function nodePackageDir(name: string): Promise<string | null> {
-  const proc = (globalThis as { process?: { versions?: { node?: string }; cwd?: () => string } }).process;
-  if (typeof proc?.versions?.node !== 'string') return null;
+function wasmModule(): unknown {
+  return (tf.engine().registry.wasm as unknown as { wasm: unknown }).wasm;
+}
+
+/**
+ * The threaded .wasm file's bytes: Node reads the file; a browser fetches it from `wasmPaths`
+ * (the browser's cache already holds it from the backend's own load). Null where unknown.
+ */
+async function threadedBinary(plan: WasmPlan, opts: InitBackendOptions): Promise<Uint8Array | null> {
+  const paths = opts.wasmPaths;
+  const named = typeof paths === 'string' ? `${paths}${THREADED_BINARY}` : paths?.[THREADED_BINARY];
+  const file = named ?? (plan.dir === null ? null : `${plan.dir}/dist/${THREADED_BINARY}`);
+  if (file === null) return null;
   try {
-    const { createRequire } = await import(/* @vite-ignore */ 'node:module');
-    const { dirname } = await import(/* @vite-ignore */ 'node:path');
-    // Resolve from this module where possible, else from the working directory.
-    const base = typeof __filename === 'string' ? __filename : `${proc.cwd?.() ?? '.'}/`;
-    const req = createRequire(base);
-    return dirname(req.resolve(`${name}/package.json`));
+    const req = await nodeRequire();
+    if (req !== null) return (req('node:fs') as { readFileSync: (p: string) => Uint8Array }).readFileSync(file);
+    const res = await fetch(file);
+    return res.ok ? new Uint8Array(await res.arrayBuffer()) : null;
   } catch {
     return null;
   }
 }
 
+async function nodePackageDir(name: string): Promise<string | null> {
+  const req = await nodeRequire();
+  if (req === null) return null;
+  try {
+    const { dirname } = req('node:path') as { dirname: (p: string) => string };
+    return dirname((req as unknown as { resolve: (id: string) => string }).resolve(`${name}/package.json`));
+  } catch {
+    return null;
+  }
+}

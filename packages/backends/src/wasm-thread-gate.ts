@@ -1,0 +1,213 @@
+import * as tf from '@tensorflow/tfjs';
+import type { ThreadSwitch } from './wasm-threadpool-address';
+
+/**
+ * The thread policy for threaded wasm: threads only where they are measured to pay.
+ *
+ * Measured on 2 shared vCPUs (docs/benchmarks.md, bench:threads): with the pool, elementwise ops
+ * ran up to 14x slower (Sigmoid of 1e4 elements) and never clearly faster; convs and matmuls
+ * ran 2x faster or 1.3-2.5x slower at the same size depending on the machine's load. So: every
+ * op runs on one thread (the pool pointer NULL, see wasm-threadpool-address.ts), except the
+ * conv/matmul kernels below, which choose per call signature (kernel, input shapes, attributes:
+ * a training step repeats its signatures) by timing themselves: after a warm-up call, calls
+ * alternate with and without the pool until each has 3 samples; threads win only when their
+ * median is at least 5% below; and every 64th call re-times the mode not chosen, so the choice
+ * follows the load. Calls under `minFlops` stay on one thread.
+ */
+
+/** Where the kernel's FLOPs are estimated from its inputs and attributes. */
+type FlopsOf = (inputs: Record<string, tf.TensorInfo>, attrs: Record<string, unknown>) => number;
+
+const prod = (v: readonly number[]) => v.reduce((a, b) => a * b, 1);
+type Shape4 = [number, number, number, number];
+type ConvAttrs = { strides: number | [number, number]; dilations?: number | [number, number]; pad: 'same' | 'valid' | number; dimRoundingMode?: 'floor' | 'round' | 'ceil'; dataFormat?: 'NHWC' | 'NCHW' };
+
+/** 2 x the multiply-adds of a conv: output positions x KH x KW x Cin x Cout (tfjs's own geometry). */
+function convFlopsOf(depthwise: boolean): FlopsOf {
+  return ({ x, filter }, attrs) => {
+    const a = attrs as unknown as ConvAttrs;
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as Shape4, filter.shape as Shape4, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, depthwise,
+      a.dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast',
+    );
+    return 2 * info.batchSize * info.outHeight * info.outWidth * prod(filter.shape);
+  };
+}
+const convFlops = convFlopsOf(false);
+
+/** Conv2DBackpropInput: the forward conv's FLOPs, from dy [N, Ho, Wo, Cout]. */
+const convInputGradFlops: FlopsOf = ({ dy, filter }) => 2 * prod(dy.shape.slice(0, 3)) * prod(filter.shape);
+
+const matMulFlops: FlopsOf = ({ a, b }, attrs) => {
+  const ra = a.shape.length;
+  const [m, k] = attrs.transposeA ? [a.shape[ra - 1], a.shape[ra - 2]] : [a.shape[ra - 2], a.shape[ra - 1]];
+  const rb = b.shape.length;
+  const n = attrs.transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+  const batch = Math.max(prod(a.shape.slice(0, -2)), prod(b.shape.slice(0, -2)));
+  return 2 * batch * m * n * k;
+};
+
+/** The kernels worth threads when big: every other kernel runs single-threaded. */
+export const GATED_KERNELS: Readonly<Record<string, FlopsOf>> = {
+  [tf.Conv2D]: convFlops,
+  [tf.FusedConv2D]: convFlops,
+  [tf.DepthwiseConv2dNative]: convFlopsOf(true),
+  [tf.FusedDepthwiseConv2D]: convFlopsOf(true),
+  [tf.Conv2DBackpropInput]: convInputGradFlops,
+  [tf.BatchMatMul]: matMulFlops,
+  [tf._FusedMatMul]: matMulFlops,
+};
+
+
+/** Gated calls under this many FLOPs stay on one thread (too short to time or to split). */
+export const DEFAULT_MIN_FLOPS = 2e6;
+/** Samples of each mode before a bucket chooses; re-time the other mode every this many calls. */
+const PROBES = 3;
+const RECHECK = 64;
+/** Threads must be this much faster to be chosen (ties go to one thread). */
+const MARGIN = 0.95;
+
+/** 'gate': the policy; 'all': threads for every op (stock tfjs); 'none': one thread for every op. */
+export type GateMode = 'gate' | 'all' | 'none';
+
+/** One kernel call signature's timings and choice (a training step repeats its signatures). */
+export interface GateBucket {
+  kernel: string;
+  /** Input shapes and attributes. */
+  signature: string;
+  flops: number;
+  calls: number;
+  /** Median ms of the last timed calls with threads and without (NaN until timed). */
+  threadedMs: number;
+  singleMs: number;
+  threaded: boolean;
+}
+
+export interface ThreadGate {
+  threads: number;
+  minFlops: number;
+  /** Gated kernels' calls run so far with and without threads. */
+  counts: { threaded: number; single: number };
+  /** Current mode (benchmarks compare the three in one process); 'gate' unless changed. */
+  mode: GateMode;
+  setMode(mode: GateMode): void;
+  /** What each bucket measured and chose. */
+  buckets(): GateBucket[];
+  /** Restores the gated kernels and leaves the pool on (stock tfjs threading). */
+  uninstall(): void;
+}
+
+interface Samples extends GateBucket {
+  on: number[];
+  off: number[];
+}
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+/** Timed calls kept per mode: a median of 5 shrugs off a call the OS descheduled. */
+const KEEP = 5;
+
+/** Whether a bucket's next call runs threaded. */
+function plan(b: Samples): boolean {
+  if (b.calls === 1) return false; // the first call creates XNNPACK's operator: not timed
+  if (b.on.length < PROBES || b.off.length < PROBES) return b.on.length < b.off.length;
+  return b.calls % RECHECK === 0 ? !b.threaded : b.threaded;
+}
+
+/** Records a call's time and re-decides. */
+function learn(b: Samples, threaded: boolean, ms: number): void {
+  if (b.calls === 1) return;
+  const list = threaded ? b.on : b.off;
+  list.push(ms);
+  if (list.length > KEEP) list.shift();
+  b.threadedMs = b.on.length ? median(b.on) : NaN;
+  b.singleMs = b.off.length ? median(b.off) : NaN;
+  if (b.on.length >= PROBES && b.off.length >= PROBES) b.threaded = b.threadedMs < MARGIN * b.singleMs;
+}
+
+function bucketTable() {
+  const table = new Map<string, Samples>();
+  const get = (kernel: string, flops: number, inputs: Record<string, tf.TensorInfo>, attrs: unknown): Samples => {
+    const signature = `${Object.values(inputs).map((t) => `[${t.shape}]`).join(' ')} ${JSON.stringify(attrs)}`;
+    const id = `${kernel} ${signature}`;
+    let b = table.get(id);
+    if (b === undefined) {
+      b = { kernel, signature, flops, calls: 0, threadedMs: NaN, singleMs: NaN, threaded: false, on: [], off: [] };
+      table.set(id, b);
+    }
+    return b;
+  };
+  const list = (): GateBucket[] => [...table.values()].map(({ on: _on, off: _off, ...b }) => ({ ...b }));
+  return { get, list };
+}
+
+/**
+ * Wraps the gated kernels of `backendName` (those registered now: ours or stock) so that each
+ * call chooses threads as above, and switches threads off for everything else. `composite`:
+ * kernels left unwrapped because they run gated kernels inside (our Conv2DBackpropInput runs
+ * Conv2D), so that only the inner calls choose and the glue around them stays on one thread.
+ */
+export function installThreadGate(sw: ThreadSwitch, backendName: string, minFlops: number, composite: readonly string[] = []): ThreadGate {
+  const originals = new Map<string, tf.KernelConfig>();
+  const wrappers = new Map<string, tf.KernelFunc>();
+  const counts = { threaded: 0, single: 0 };
+  const buckets = bucketTable();
+  let mode: GateMode = 'gate';
+  for (const [kernelName, flopsOf] of Object.entries(GATED_KERNELS)) {
+    const config = tf.getKernel(kernelName, backendName);
+    if (config === undefined || composite.includes(kernelName)) continue;
+    const inner = config.kernelFunc;
+    const wrapped: tf.KernelFunc = (args) => {
+      const was = sw.on;
+      let b: Samples | null = null;
+      let threaded = mode === 'all';
+      if (mode === 'gate') {
+        const inputs = args.inputs as Record<string, tf.TensorInfo>;
+        const flops = flopsOf(inputs, args.attrs as Record<string, unknown>);
+        if (flops >= minFlops) {
+          b = buckets.get(kernelName, flops, inputs, args.attrs);
+          b.calls++;
+          threaded = plan(b);
+        }
+      }
+      sw.set(threaded);
+      if (threaded) counts.threaded++;
+      else counts.single++;
+      const t0 = performance.now();
+      try {
+        return inner(args);
+      } finally {
+        // wasm kernels finish before they return (XNNPACK joins its threads): the time is the op's.
+        if (b !== null) learn(b, threaded, performance.now() - t0);
+        sw.set(was);
+      }
+    };
+    originals.set(kernelName, config);
+    wrappers.set(kernelName, wrapped);
+    tf.unregisterKernel(kernelName, backendName);
+    tf.registerKernel({ ...config, kernelFunc: wrapped });
+  }
+  sw.set(false);
+  return {
+    threads: sw.threads,
+    minFlops,
+    counts,
+    get mode() {
+      return mode;
+    },
+    setMode(next: GateMode) {
+      mode = next;
+      sw.set(next === 'all');
+    },
+    buckets: buckets.list,
+    uninstall() {
+      for (const [kernelName, config] of originals) {
+        // Put the original back only where our wrapper is still the registered kernel.
+        if (tf.getKernel(kernelName, backendName)?.kernelFunc !== wrappers.get(kernelName)) continue;
+        tf.unregisterKernel(kernelName, backendName);
+        tf.registerKernel(config);
+      }
+      originals.clear();
+      sw.set(true);
+    },
+  };
+}
