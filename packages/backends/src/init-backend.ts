@@ -12,9 +12,10 @@ export interface InitBackendOptions {
   /** wasm: where the .wasm binaries are (a folder prefix or a file map); default: the npm package's dist/. */
   wasmPaths?: string | Record<string, string>;
   /**
-   * wasm: threads to run. Default: tfjs's own choice (1 in Node, the threaded build in browsers
-   * with cross-origin isolation). In Node, more than 1 runs the threaded SIMD build through a
-   * worker_threads shim (1 with the reason where the platform cannot); 'auto': min(4, cores).
+   * wasm: threads to run. Default: 'auto' in Node, tfjs's own choice in browsers (the threaded
+   * build where the page is cross-origin isolated). In Node, more than 1 runs the threaded SIMD
+   * build through a worker_threads shim (1 with the reason where the platform cannot); 'auto':
+   * min(4, cores). Pass 1 for the single-threaded build.
    */
   threads?: number | 'auto';
   /**

@@ -47,12 +47,14 @@ export async function configureWasm(opts: InitBackendOptions): Promise<WasmPlan>
   if (opts.wasmPaths !== undefined) mod.setWasmPaths(opts.wasmPaths);
   else if (dir !== null) mod.setWasmPaths(`${dir}/dist/`);
   const plan: WasmPlan = { dir };
-  if (opts.threads === undefined) return plan;
+  // Node: threads by default (the gate keeps every op that would get slower on one thread).
+  const threads = opts.threads ?? (dir !== null ? 'auto' : undefined);
+  if (threads === undefined) return plan;
   if (dir === null) {
     // Browsers: tfjs runs threads where the page is cross-origin isolated ('auto': its default).
-    if (opts.threads !== 'auto') plan.threads = opts.threads;
+    if (threads !== 'auto') plan.threads = threads;
   } else {
-    const asked = opts.threads === 'auto' ? Math.min(4, await nodeCores()) : opts.threads;
+    const asked = threads === 'auto' ? Math.min(4, await nodeCores()) : threads;
     const why = asked > 1 ? await nodeThreadsUnsupported() : null;
     plan.threads = why === null ? asked : 1;
     if (why !== null) plan.note = `1 thread, not ${asked}: ${why}`;
