@@ -46,13 +46,20 @@ export class GroupNorm extends Module {
   }
 }
 
+/** Per (sample, group) of xg [B, -1, G, C/G]: xc = xg - mean and rstd = 1/sqrt(var + eps) [B, 1, G, 1]. */
+function centred(xg: tf.Tensor, eps: number): { xc: tf.Tensor; rstd: tf.Tensor } {
+  const xc = tf.sub(xg, tf.mean(xg, [1, 3], true));
+  return { xc, rstd: tf.rsqrt(tf.add(tf.mean(tf.square(xc), [1, 3], true), eps)) };
+}
+
 /**
  * y = (x - mean) rstd w + b with mean and rstd = 1/sqrt(var + eps) per (sample, group), and its
- * gradient written by hand: autodiff of the textbook form took ~25 kernels over the activation
- * per call (forward + backward, incl. a copy of every saved tensor); this takes 6 forward
- * (Mean, Sub, Square, Mean, Mul, Add) and 7 backward (two Sums, a Mul, four for dx), the rest on
- * [B, 1, G, C/G] statistics. With xc = x - mean, N = elements per group, and per-(b, c) sums
- * D = sum_hw dy and S = sum_hw dy xc:
+ * gradient written by hand: autodiff of the textbook form ran ~25 kernels over the activation per
+ * call (forward + backward, incl. copies of saved tensors); this runs 6 forward (Mean, Sub,
+ * Square, Mean, Mul, Add) and 10 backward, the rest on [B, 1, G, C/G] statistics. The backward
+ * recomputes xc and rstd from x (4 of its 10) rather than saving them: a custom op that keeps an
+ * intermediate trips tfjs's kernel leak check whenever IS_TEST is set. With xc = x - mean,
+ * N = elements per group, and per-(b, c) sums D = sum_hw dy and S = sum_hw dy xc:
  *   m1 = mean(w dy) = sum_c w D / N,   m2 = mean(w dy xhat) = rstd sum_c w S / N,
  *   dx = rstd (w dy - m1 - xhat m2) = (rstd w) dy - (rstd^2 m2) xc - rstd m1,
  *   dw = sum_b rstd S,   db = sum_b D.
@@ -63,27 +70,27 @@ function groupNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, G: number, 
   const grouped = [shape[0], -1, G, C / G];
   const perChannel = [1, 1, G, C / G];
   const f = tf.customGrad((xIn: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-    const xg = xIn.reshape(grouped);
-    const xc = tf.sub(xg, tf.mean(xg, [1, 3], true));
-    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), [1, 3], true), eps));
-    const scale = tf.mul(rstd, w.reshape(perChannel)); // [B, 1, G, C/G]: small
-    save([xc, rstd]);
-    const value = tf.add(tf.mul(xc, scale), b.reshape(perChannel)).reshape(shape);
+    save([xIn]);
+    const value = tf.tidy(() => {
+      const { xc, rstd } = centred(xIn.reshape(grouped), eps);
+      const scale = tf.mul(rstd, w.reshape(perChannel)); // [B, 1, G, C/G]: small
+      return tf.add(tf.mul(xc, scale), b.reshape(perChannel)).reshape(shape);
+    });
     return {
       value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xcS, rstdS] = saved;
-        const n = xcS.shape[1]! * (C / G);
+      gradFunc: (dy: tf.Tensor, [xS]: tf.Tensor[]) => {
+        const { xc, rstd } = centred(xS.reshape(grouped), eps);
+        const n = xc.shape[1]! * (C / G);
         const wg = w.reshape(perChannel);
-        const dyg = dy.reshape(xcS.shape);
+        const dyg = dy.reshape(xc.shape);
         const D = tf.sum(dyg, 1, true);
-        const S = tf.sum(tf.mul(dyg, xcS), 1, true);
+        const S = tf.sum(tf.mul(dyg, xc), 1, true);
         const m1 = tf.div(tf.sum(tf.mul(D, wg), 3, true), n);
-        const m2 = tf.mul(tf.div(tf.sum(tf.mul(S, wg), 3, true), n), rstdS);
-        const dx = tf.sub(tf.sub(tf.mul(dyg, tf.mul(rstdS, wg)), tf.mul(xcS, tf.mul(tf.square(rstdS), m2))), tf.mul(rstdS, m1));
-        return [dx.reshape(shape), tf.sum(tf.mul(S, rstdS), [0, 1]).reshape([C]), tf.sum(D, [0, 1]).reshape([C])];
+        const m2 = tf.mul(tf.div(tf.sum(tf.mul(S, wg), 3, true), n), rstd);
+        const dx = tf.sub(tf.sub(tf.mul(dyg, tf.mul(rstd, wg)), tf.mul(xc, tf.mul(tf.square(rstd), m2))), tf.mul(rstd, m1));
+        return [dx.reshape(shape), tf.sum(tf.mul(S, rstd), [0, 1]).reshape([C]), tf.sum(D, [0, 1]).reshape([C])];
       },
     };
   });
-  return tf.tidy(() => f(x, weight, bias));
+  return f(x, weight, bias);
 }
