@@ -61,4 +61,24 @@ describe('Slice on wasm: in place on the heap, over merged dimensions', () => {
     };
     expect(await run('wasm')).toEqual(await run('cpu'));
   });
+
+  test.each([
+    ['unstack axis 0', () => tf.unstack(seeded([3, 2, 5, 4], 1), 0)],
+    ['unstack axis 2', () => tf.unstack(seeded([3, 2, 5, 4], 2), 2)],
+    ['unstack last axis, rank 5', () => tf.unstack(seeded([2, 3, 1, 4, 3], 3), 4)],
+    ['split in 3 along axis 3', () => tf.split(seeded([2, 3, 4, 6], 4), 3, 3)],
+    ['split [1, 4, 2] along axis 1', () => tf.split(seeded([2, 7, 3], 5), [1, 4, 2], 1)],
+    ['split int32 along axis 0', () => tf.split(tf.range(0, 24, 1, 'int32').reshape([4, 6]), 2, 0)],
+  ] as [string, () => tf.Tensor[]][])('%s: Unpack / SplitV values, dtypes and shapes match cpu, no leaks', async (_, f) => {
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const before = tf.memory().numTensors;
+      const out = tf.tidy(f);
+      const values = out.map((t) => [t.dtype, t.shape, Array.from(t.dataSync())]);
+      tf.dispose(out);
+      expect(tf.memory().numTensors).toBe(before);
+      return values;
+    };
+    expect(await run('wasm')).toEqual(await run('cpu'));
+  });
 });
