@@ -52,8 +52,17 @@ export class GroupNorm extends Module {
  * binary ops take ~2x longer when the broadcast operand is 1 along the innermost axis.
  */
 function centred(xg: tf.Tensor, eps: number): { xc: tf.Tensor; rstd: tf.Tensor } {
-  const xc = tf.sub(xg, perChannel(tf.mean(xg, [1, 3], true), xg.shape[3]!));
-  return { xc, rstd: tf.rsqrt(tf.add(tf.mean(tf.square(xc), [1, 3], true), eps)) };
+  const xc = tf.sub(xg, perChannel(groupMean(xg), xg.shape[3]!));
+  return { xc, rstd: tf.rsqrt(tf.add(groupMean(tf.square(xc)), eps)) };
+}
+
+/**
+ * The mean over axes 1 and 3 as the innermost axis first, then axis 1 of a C/G-times smaller
+ * tensor: wasm reduces only innermost axes, so a reduction over [1, 3] first transposes the whole
+ * tensor (measured 2.4x slower on [8, 1024, 8, 4]).
+ */
+function groupMean(t: tf.Tensor): tf.Tensor {
+  return tf.mean(tf.mean(t, 3, true), 1, true);
 }
 
 function perChannel(stat: tf.Tensor, channelsPerGroup: number): tf.Tensor {
