@@ -87,7 +87,8 @@ function groupNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, G: number, 
   const C = shape[shape.length - 1];
   const grouped = [shape[0], -1, G, C / G];
   const affine = [1, 1, G, C / G];
-  const f = tf.customGrad((xIn: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  // tfjs types the custom function's arguments as (Tensor | GradSaveFunc)[]: cast as losses' does.
+  const f = tf.customGrad(((xIn: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     save([xIn]);
     const value = tf.tidy(() => {
       const { xc, rstd } = centred(xIn.reshape(grouped), eps);
@@ -111,6 +112,6 @@ function groupNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, G: number, 
         return [dx.reshape(shape), tf.sum(tf.mul(S, rstd), [0, 1]).reshape([C]), tf.sum(D, [0, 1]).reshape([C])];
       },
     };
-  });
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(x, weight, bias);
 }
