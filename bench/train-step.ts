@@ -141,6 +141,12 @@ interface Profile {
   scopes: { count: number; ms: number };
 }
 
+/** Input shapes as JSON, abbreviated past 6 inputs (the optimizer's Concat takes ~270). */
+function shapesOf(shapes: number[][]): string {
+  if (shapes.length <= 6) return JSON.stringify(shapes);
+  return `${shapes.length} inputs: ${JSON.stringify(shapes.slice(0, 3)).slice(0, -1)},...]`;
+}
+
 /** Kernel time of one wasm training step by kernel name (tf.profile; forward and backward kernels). */
 async function profileStep(m: Model): Promise<Profile> {
   const net = buildNet(m);
@@ -170,7 +176,7 @@ async function profileStep(m: Model): Promise<Profile> {
     }
     const [t, n, worst, shapes] = byName.get(k.name) ?? [0, 0, -1, ''];
     const slowest = ms > worst;
-    byName.set(k.name, [t + ms, n + 1, slowest ? ms : worst, slowest ? JSON.stringify(k.inputShapes) : shapes]);
+    byName.set(k.name, [t + ms, n + 1, slowest ? ms : worst, slowest ? shapesOf(k.inputShapes) : shapes]);
   }
   const total = [...byName.values()].reduce((a, [t]) => a + t, 0);
   const calls = [...byName.values()].reduce((a, [, n]) => a + n, 0);

@@ -72,10 +72,10 @@ function perChannel(stat: tf.Tensor, channelsPerGroup: number): tf.Tensor {
 
 /**
  * y = (x - mean) rstd w + b with mean and rstd = 1/sqrt(var + eps) per (sample, group), and its
- * gradient written by hand: autodiff of the textbook form ran ~25 kernels over the activation per
+ * gradient written by hand: autodiff of the textbook form ran 40 kernels over the activation per
  * call (forward + backward, incl. copies of saved tensors); this runs 6 forward (Mean, Sub,
- * Square, Mean, Mul, Add) and 10 backward, the rest on [B, 1, G, C/G] statistics. The backward
- * recomputes xc and rstd from x (4 of its 10) rather than saving them: a custom op that keeps an
+ * Square, Mean, Mul, Add) and 11 backward, the rest on [B, 1, G, C/G] statistics. The backward
+ * recomputes xc and rstd from x (4 of its 11) rather than saving them: a custom op that keeps an
  * intermediate trips tfjs's kernel leak check whenever IS_TEST is set. With xc = x - mean,
  * N = elements per group, and per-(b, c) sums D = sum_hw dy and S = sum_hw dy xc:
  *   m1 = mean(w dy) = sum_c w D / N,   m2 = mean(w dy xhat) = rstd sum_c w S / N,
