@@ -1,7 +1,7 @@
 /**
  * Training-step benchmark: EDM's SongUNet (DDPM++) at the exact sizes of the PyTorch baseline
  * (`shared/baselines/pytorch-cpu.json`: unet-s32 and unet-m28), trained with fewstep's ECT loss
- * and Adam (`optimizer.minimize`), on wasm with @fewstep/backends' kernels and, as a ratio, on
+ * and fewstep's Adam (`AdamW` with weight decay 0: PyTorch's Adam; `optimizer.minimize`), on wasm with @fewstep/backends' kernels and, as a ratio, on
  * cpu; plus a one-evaluation sampling call and a per-kernel profile of one wasm step. Writes its
  * section of docs/benchmarks.md. Run: `npm run bench:train-step` (FEWSTEP_BENCH_QUICK=1: batch 4,
  * 2 timed steps, no cpu row; for trying the script, not for the table).
@@ -10,7 +10,7 @@ import { writeBenchmarkSection } from './doc-section';
 import { cpus, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, registerTrainingKernels, unregisterTrainingKernels } from '@fewstep/backends';
-import { ectPreconditioning, precondition, seededNoise } from '@fewstep/core';
+import { AdamW, ectPreconditioning, precondition, seededNoise } from '@fewstep/core';
 import { ectLoss } from '@fewstep/losses';
 import { ddpmpp, type SongUNet } from '@fewstep/nn';
 
@@ -70,7 +70,7 @@ function makeStep(net: SongUNet, m: Model, batch: number) {
   const network = precondition(net.forward, ectPreconditioning({ mode: 'train' }));
   const loss = ectLoss({ stage: 2 }); // stage 2: r > 0 for most rows, so both passes do real work
   const noise = seededNoise(7);
-  const opt = tf.train.adam(1e-4);
+  const opt = new AdamW({ learningRate: 1e-4, weightDecay: 0 });
   const vars = net.trainableParameters();
   const x = tf.randomUniform([batch, m.res, m.res, m.channels], -1, 1, 'float32', 3);
   let k = 0;
@@ -133,39 +133,57 @@ function runCpu(m: Model): { batch: number; s: number } | string {
   }
 }
 
+interface Profile {
+  total: number;
+  calls: number;
+  wallMs: number;
+  top: [string, number, number, string][];
+  scopes: { count: number; ms: number };
+}
+
+/** Input shapes as JSON, abbreviated past 6 inputs (the optimizer's Concat takes ~270). */
+function shapesOf(shapes: number[][]): string {
+  if (shapes.length <= 6) return JSON.stringify(shapes);
+  return `${shapes.length} inputs: ${JSON.stringify(shapes.slice(0, 3)).slice(0, -1)},...]`;
+}
+
 /** Kernel time of one wasm training step by kernel name (tf.profile; forward and backward kernels). */
-async function profileStep(m: Model): Promise<{ total: number; top: [string, number, number, string][]; scopes: [string, number][] }> {
+async function profileStep(m: Model): Promise<Profile> {
   const net = buildNet(m);
   const { step, dispose } = makeStep(net, m, PROFILE_BATCH);
   step().dispose(); // warm-up
   tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false); // do not read every output back while profiling
+  const t0 = performance.now();
   const info = await tf.profile(() => {
     const r = step();
     r.dataSync();
     r.dispose();
   });
+  const wallMs = performance.now() - t0;
   dispose();
   net.dispose();
   // Per kernel name: total ms, calls, and the input shapes of its slowest call.
-  // Entries that are not registered kernels are scopes (tf.customGrad's forward: the loss's
-  // no-gradient target pass) whose kernels are also listed one by one: kept apart, not summed.
+  // Entries that are not registered kernels are scopes (tf.customGrad's forwards: the loss's
+  // no-gradient target pass, GroupNorm) whose kernels are also listed one by one: kept apart.
   const byName = new Map<string, [number, number, number, string]>();
-  const scopes: [string, number][] = [];
+  const scopes = { count: 0, ms: 0 };
   for (const k of info.kernels) {
     const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
     if (!tf.getKernel(k.name, tf.getBackend())) {
-      scopes.push([k.name, ms]);
+      scopes.count++;
+      scopes.ms += ms;
       continue;
     }
     const [t, n, worst, shapes] = byName.get(k.name) ?? [0, 0, -1, ''];
     const slowest = ms > worst;
-    byName.set(k.name, [t + ms, n + 1, slowest ? ms : worst, slowest ? JSON.stringify(k.inputShapes) : shapes]);
+    byName.set(k.name, [t + ms, n + 1, slowest ? ms : worst, slowest ? shapesOf(k.inputShapes) : shapes]);
   }
   const total = [...byName.values()].reduce((a, [t]) => a + t, 0);
+  const calls = [...byName.values()].reduce((a, [, n]) => a + n, 0);
   const top = [...byName.entries()]
     .map(([name, [t, n, , shapes]]) => [name, t, n, shapes] as [string, number, number, string])
     .sort((a, b) => b[1] - a[1]);
-  return { total, top: top.slice(0, 12), scopes };
+  return { total, calls, wallMs, top: top.slice(0, 14), scopes };
 }
 
 /** ms of the attention's q/k/v split two ways (median of 3 after 1 warm-up), and of an Add of the same size. */
@@ -252,8 +270,8 @@ async function main(): Promise<void> {
     log('');
     log(`### Where a wasm step goes: kernel time of one unet-s32 step (batch ${PROFILE_BATCH}), \`tf.profile\``);
     log('');
-    const scopes = profile.scopes.map(([n, ms]) => `${n} ${f1(ms)} ms`).join(', ');
-    log(`Sum of kernel times ${f1(profile.total)} ms. Composite kernels of @fewstep/backends count once, under their own name; scopes whose kernels are listed one by one are left out of the sum (${scopes || 'none'}: the \`tf.customGrad\` that runs the no-gradient target pass).`);
+    const { scopes } = profile;
+    log(`Sum of kernel times ${f1(profile.total)} ms in ${profile.calls.toLocaleString('en-US')} kernel calls; the profiled step took ${f1(profile.wallMs)} ms of wall time, so ${f1(profile.wallMs - profile.total)} ms (${f1((100 * (profile.wallMs - profile.total)) / profile.wallMs)}%) went outside kernels (tape, engine bookkeeping, JS; plus the profiler's own cost). Composite kernels of @fewstep/backends count once, under their own name; the ${scopes.count} \`tf.customGrad\` scopes (the loss's no-gradient target pass, nn's GroupNorm; ${f1(scopes.ms)} ms) are left out of the sum, as their kernels are listed one by one.`);
     log('');
     log('| kernel | ms | share | calls | inputs of its slowest call |');
     log('| --- | --- | --- | --- | --- |');

@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { registerTrainingKernels, unregisterTrainingKernels } from '@fewstep/backends';
 import { expectNoBackendLeak, onBackend, relError, seeded } from './helpers';
+import { KernelRunner } from '../src/kernel-runner';
+import { conv2dBackpropFilter } from '../src/kernels/conv2d-grads';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 type Case = { x: [number, number, number, number]; w: [number, number, number, number]; s: number | [number, number]; pad: Pad };
@@ -114,6 +116,36 @@ describe('polyphase strided input gradient', () => {
       await tf.setBackend('wasm');
       expect(relError(a, e), label(c)).toBeLessThan(1e-4);
       tf.dispose([got, dy, w]);
+    }
+  });
+});
+
+describe('the filter gradient as one product per tap (filterGradByTaps) = the conv form', () => {
+  const cases: Case[] = [
+    { x: [2, 6, 5, 3], w: [1, 1, 3, 5], s: 1, pad: 'same' },
+    { x: [2, 7, 7, 3], w: [3, 3, 3, 4], s: 1, pad: 'same' },
+    { x: [1, 7, 7, 3], w: [3, 3, 3, 4], s: 1, pad: 'valid' },
+    { x: [2, 7, 7, 3], w: [3, 3, 3, 4], s: 1, pad: [[0, 0], [2, 1], [0, 3], [0, 0]] },
+    { x: [2, 5, 6, 2], w: [5, 3, 2, 2], s: 1, pad: 'same' },
+  ];
+  test.each(cases.map((c) => [label(c), c] as const))('wasm and cpu: %s', async (_, c) => {
+    for (const backend of ['wasm', 'cpu']) {
+      await tf.setBackend(backend);
+      const be = tf.backend();
+      const x = seeded(c.x, 3);
+      const dy = tf.conv2d(x as tf.Tensor4D, seeded(c.w, 4) as tf.Tensor4D, c.s, c.pad).sin();
+      const attrs = { strides: c.s, pad: c.pad, filterShape: c.w };
+      const ids = be.numDataIds();
+      const values = [true, false].map((byTaps) => {
+        const out = KernelRunner.use(be, backend, (r) => conv2dBackpropFilter(r, x, dy, attrs, byTaps));
+        expect(out.shape).toEqual(c.w);
+        const v = Float32Array.from(be.readSync(out.dataId) as Float32Array);
+        be.disposeData(out.dataId);
+        return v;
+      });
+      expect(be.numDataIds()).toBe(ids);
+      expect(relError(values[0], values[1]), backend).toBeLessThan(1e-5);
+      tf.dispose([x, dy]);
     }
   });
 });

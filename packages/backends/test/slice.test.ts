@@ -4,7 +4,7 @@ import { registerTrainingKernels, unregisterTrainingKernels } from '@fewstep/bac
 import { mergeSliceDims } from '../src/kernels/slice';
 import { onBackend, seeded } from './helpers';
 
-describe('Slice of rank > 4 on wasm, over merged dimensions', () => {
+describe('Slice on wasm: in place on the heap, over merged dimensions', () => {
   beforeAll(() => {
     registerTrainingKernels('wasm');
   });
@@ -22,7 +22,12 @@ describe('Slice of rank > 4 on wasm, over merged dimensions', () => {
     [[4, 3, 5, 2, 6], [0, 0, 0, 1, 0], [4, 3, 5, 1, 6]], // nn's zero-insertion pad gradient
     [[2, 3, 4, 5, 3], [1, 0, 2, 0, 1], [1, 3, 2, 5, 2]],
     [[2, 2, 3, 2, 2, 3], [0, 1, 0, 0, 1, 0], [2, 1, 3, 2, 1, 3]],
-    [[3, 2, 2, 2, 2], [1, 1, 1, 1, 1], [2, 1, 1, 1, -1]], // nothing merges below rank 5: stock runs
+    [[3, 2, 2, 2, 2], [1, 1, 1, 1, 1], [2, 1, 1, 1, -1]], // nothing merges
+    [[8, 6, 40], [3, 0, 0], [1, 6, 40]], // one matrix of a batch (BatchMatMul's loop): one run
+    [[2, 9, 7, 33], [1, 1, 2, 0], [1, 7, 4, 33]], // long runs (set) between short strides
+    [[3, 5, 6, 4], [0, 1, 1, 1], [3, 3, 4, 2]], // short runs (element loop)
+    [[37], [5], [20]],
+    [[4, 4], [0, 0], [4, 0]], // empty
   ];
   test.each(cases.map((c) => [JSON.stringify(c), c] as const))('values and gradients match cpu, no leaks: %s', async (_, [shape, begin, size]) => {
     const f = () => {
@@ -37,5 +42,43 @@ describe('Slice of rank > 4 on wasm, over merged dimensions', () => {
     expect(tf.memory().numTensors).toBe(before);
     const stock = await onBackend('cpu', f);
     expect(ours.map((a) => Array.from(a))).toEqual(stock.map((a) => Array.from(a)));
+  });
+
+  test('int32 and bool slices match cpu', async () => {
+    const f = () => {
+      const i = tf.range(0, 60, 1, 'int32').reshape([3, 4, 5]);
+      const b = tf.tensor([1, 0, 0, 1, 1, 0], [2, 3], 'bool');
+      return [tf.slice(i, [1, 1, 2], [2, 2, 3]), tf.slice(b, [0, 1], [2, 2])];
+    };
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const before = tf.memory().numTensors;
+      const out = tf.tidy(f);
+      const values = out.map((t) => [t.dtype, t.shape, Array.from(t.dataSync())]);
+      tf.dispose(out);
+      expect(tf.memory().numTensors).toBe(before);
+      return values;
+    };
+    expect(await run('wasm')).toEqual(await run('cpu'));
+  });
+
+  test.each([
+    ['unstack axis 0', () => tf.unstack(seeded([3, 2, 5, 4], 1), 0)],
+    ['unstack axis 2', () => tf.unstack(seeded([3, 2, 5, 4], 2), 2)],
+    ['unstack last axis, rank 5', () => tf.unstack(seeded([2, 3, 1, 4, 3], 3), 4)],
+    ['split in 3 along axis 3', () => tf.split(seeded([2, 3, 4, 6], 4), 3, 3)],
+    ['split [1, 4, 2] along axis 1', () => tf.split(seeded([2, 7, 3], 5), [1, 4, 2], 1)],
+    ['split int32 along axis 0', () => tf.split(tf.range(0, 24, 1, 'int32').reshape([4, 6]), 2, 0)],
+  ] as [string, () => tf.Tensor[]][])('%s: Unpack / SplitV values, dtypes and shapes match cpu, no leaks', async (_, f) => {
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const before = tf.memory().numTensors;
+      const out = tf.tidy(f);
+      const values = out.map((t) => [t.dtype, t.shape, Array.from(t.dataSync())]);
+      tf.dispose(out);
+      expect(tf.memory().numTensors).toBe(before);
+      return values;
+    };
+    expect(await run('wasm')).toEqual(await run('cpu'));
   });
 });

@@ -14,6 +14,13 @@ interface Moments {
   v: tf.Variable;
 }
 
+/** A variable updated in this step, its gradient and its moments. */
+interface Slot {
+  variable: tf.Variable;
+  grad: tf.Tensor;
+  mom: Moments;
+}
+
 /** Hyper-parameters of the Adam family (PyTorch's names and defaults; weight decay per optimizer). */
 export interface AdamOptions {
   learningRate?: number;
@@ -62,7 +69,7 @@ abstract class AdamFamily extends tf.Optimizer {
 
   applyGradients(variableGradients: NamedGrads): void {
     this.step++;
-    const t = this.step;
+    const items: Slot[] = [];
     for (const { name, tensor: grad } of entries(variableGradients)) {
       const variable = tf.engine().registeredVariables[name];
       if (!variable || grad == null) continue;
@@ -71,19 +78,36 @@ abstract class AdamFamily extends tf.Optimizer {
         mom = this.createMoments(variable);
         this.moments.set(name, mom);
       }
-      const { m, v } = mom;
-      tf.tidy(() => {
-        m.assign(tf.add(tf.mul(m, this.beta1), tf.mul(grad, 1 - this.beta1)));
-        v.assign(tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(grad), 1 - this.beta2)));
-        // Decoupled weight decay (AdamW / PyTorch RAdam's decoupled form): p <- p (1 - lr wd).
-        let p: tf.Tensor = variable;
-        if (this.weightDecay > 0) p = tf.mul(p, 1 - this.learningRate * this.weightDecay);
-        const dir = this.direction(m, v, t);
-        if (dir) p = tf.sub(p, tf.mul(dir, this.learningRate));
-        variable.assign(p);
-      });
+      items.push({ variable, grad, mom });
     }
+    if (items.length > 0) tf.tidy(() => this.update(items, this.step));
     this.incrementIterations();
+  }
+
+  /**
+   * One update of every variable at once: gradients, moments and parameters are concatenated
+   * into flat vectors, updated with a dozen flat kernels, and split back (~20 kernels per step
+   * instead of ~12 per variable: a SongUNet has ~270 variables, most of them small, and on wasm
+   * the per-call cost dominated). Element by element the arithmetic is the per-variable one.
+   * The moments stay one variable each, so state and serialisation are per variable.
+   */
+  private update(items: Slot[], t: number): void {
+    const flat = (ts: tf.Tensor[]) => (ts.length === 1 ? ts[0].reshape([-1]) : tf.concat(ts.map((x) => x.reshape([-1]))));
+    const g = flat(items.map((i) => i.grad));
+    const m = tf.add(tf.mul(flat(items.map((i) => i.mom.m)), this.beta1), tf.mul(g, 1 - this.beta1));
+    const v = tf.add(tf.mul(flat(items.map((i) => i.mom.v)), this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+    // Decoupled weight decay (AdamW / PyTorch RAdam's decoupled form): p <- p (1 - lr wd).
+    let p = flat(items.map((i) => i.variable));
+    if (this.weightDecay > 0) p = tf.mul(p, 1 - this.learningRate * this.weightDecay);
+    const dir = this.direction(m, v, t);
+    if (dir) p = tf.sub(p, tf.mul(dir, this.learningRate));
+    const sizes = items.map((i) => i.variable.size);
+    const [ms, vs, ps] = [m, v, p].map((x) => (items.length === 1 ? [x] : tf.split(x, sizes)));
+    items.forEach(({ variable, mom }, k) => {
+      mom.m.assign(ms[k].reshape(variable.shape));
+      mom.v.assign(vs[k].reshape(variable.shape));
+      variable.assign(ps[k].reshape(variable.shape));
+    });
   }
 
   override dispose(): void {

@@ -25,13 +25,19 @@ interface InputGradAttrs {
 /**
  * dW[kh, kw, ci, co] = sum_{n, oh, ow} xPadded[n, oh*s + kh, ow*s + kw, ci] dy[n, oh, ow, co].
  * Read with ci as the batch, n as the channels and dy as a [Ho, Wo, N, Co] filter, this is a
- * stride-1 forward conv whose dilation is the forward stride: one fast stock kernel.
+ * stride-1 forward conv whose dilation is the forward stride: one fast stock kernel (measured on
+ * wasm at 0.5-0.6x the forward conv's time for 3x3 filters). 1x1 stride-1 filters on wasm: one
+ * matrix product xᵀ dy instead (1.3x the forward's speed, vs 0.46x as a conv: the conv form's
+ * contraction runs over only N channels per tap). The product per tap is exact for any filter but
+ * measured slower than the conv form for 3x3 (0.45x vs 0.56x): each tap copies a window of x.
+ * `byTaps` switches the product form for 1x1 filters on (default: on wasm).
  */
 export function conv2dBackpropFilter(
   r: KernelRunner,
   xIn: TensorInfo,
   dyIn: TensorInfo,
   attrs: FilterGradAttrs,
+  byTaps = r.backendName === 'wasm',
 ): TensorInfo {
   const x = toNHWC(r, xIn, attrs.dataFormat);
   const dy = toNHWC(r, dyIn, attrs.dataFormat);
@@ -42,12 +48,50 @@ export function conv2dBackpropFilter(
   const { top, left } = info.padInfo;
   const sh = info.strideHeight;
   const sw = info.strideWidth;
+  if (byTaps && kh * kw === 1 && sh === 1 && sw === 1) return filterGradByTaps(r, x, dy, kh, kw, top, left);
   const xT = r.transpose(x, [3, 1, 2, 0]); // [Ci, H, W, N]
   const dyT = r.transpose(dy, [1, 2, 0, 3]); // [Ho, Wo, N, Co]
   const padH: [number, number] = [top, kh + (ho - 1) * sh - top - h];
   const padW: [number, number] = [left, kw + (wo - 1) * sw - left - w];
   const g = convWithPads(r, 'Conv2D', xT, dyT, [sh, sw], padH, padW, kh, kw); // [Ci, KH, KW, Co]
   return r.transpose(g, [1, 2, 0, 3]);
+}
+
+/**
+ * The stride-1 filter gradient (NHWC) as KH KW products window(kh, kw)ᵀ · dy: x is padded and
+ * transposed once to [Ci, N, H', W'], each tap's window is a slice of it ([Ci, N Ho Wo]), and dy
+ * [N Ho Wo, Co] is the right-hand matrix of every product, so XNNPACK packs it once (its operator
+ * cache is keyed by the tensor) instead of once per tap (~5 ns per element each time).
+ */
+export function filterGradByTaps(
+  r: KernelRunner,
+  x: TensorInfo,
+  dy: TensorInfo,
+  kh: number,
+  kw: number,
+  top: number,
+  left: number,
+): TensorInfo {
+  const [n, h, w, ci] = x.shape;
+  const [, ho, wo, co] = dy.shape;
+  const rows = n * ho * wo;
+  const xp = r.pad(x, [
+    [0, 0],
+    [top, Math.max(0, kh - 1 + ho - top - h)],
+    [left, Math.max(0, kw - 1 + wo - left - w)],
+    [0, 0],
+  ]);
+  const xpT = r.transpose(xp, [3, 0, 1, 2]); // [Ci, N, H', W']
+  const dy2 = r.reshape(dy, [1, rows, co]);
+  const taps: TensorInfo[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const window = r.reshape(r.slice(xpT, [0, 0, i, j], [ci, n, ho, wo]), [1, ci, rows]);
+      taps.push(r.run('BatchMatMul', { a: window, b: dy2 }, { transposeA: false, transposeB: false })); // [1, Ci, Co]
+    }
+  }
+  const g = taps.length === 1 ? taps[0] : r.run('Concat', taps as never, { axis: 0 }); // [KH KW, Ci, Co]
+  return r.reshape(g, [kh, kw, ci, co]);
 }
 
 /**

@@ -5,8 +5,9 @@ import { chunkedAddN } from './add-n';
 import { batchMatMulConfig } from './batch-matmul';
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d-grads';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-grads';
+import { castConfig, identityConfig } from './identity';
 import { padConfig } from './pad';
-import { sliceConfig } from './slice';
+import { sliceConfig, splitVConfig, unpackConfig } from './slice';
 import { maxPoolGradConfig, resizeNearestGradConfig } from './pool-resize-grads';
 import { unsortedSegmentSumConfig } from './segment-sum';
 import { tileConfig } from './tile';
@@ -58,4 +59,11 @@ export const TRAINING_KERNELS: readonly TrainingKernel[] = [
   { kernelName: tf.PadV2, backends: ['webgl', 'webgpu'], reason: 'fix', config: padConfig },
   // Rank > 4 takes stock wasm's per-element loop (the gradient of rank-5 pads): ~300x an Add.
   { kernelName: tf.Slice, backends: ['wasm'], reason: 'fast', config: sliceConfig },
+  // Stock wasm's Unpack and SplitV copy the whole input once per output (through stock slice).
+  { kernelName: tf.Unpack, backends: ['wasm'], reason: 'fast', config: unpackConfig },
+  { kernelName: tf.SplitV, backends: ['wasm'], reason: 'fast', config: splitVConfig },
+  // Stock wasm copies: every tensor saved for a gradient is cloned (Identity) and the clone's
+  // gradient is a same-dtype Cast. Ours share the data by reference, as cpu and webgl do.
+  { kernelName: tf.Identity, backends: ['wasm'], reason: 'fast', config: identityConfig },
+  { kernelName: tf.Cast, backends: ['wasm'], reason: 'fast', config: castConfig },
 ];

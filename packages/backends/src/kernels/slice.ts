@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import { KernelRunner } from '../kernel-runner';
 
 /**
  * The same slice over fewer dimensions: a dimension taken whole merges into the one before it
@@ -27,10 +26,51 @@ export function mergeSliceDims(
   return out;
 }
 
+/** wasm's heap view of a tensor (no copy), as its own kernels read their inputs. */
+interface WasmHeap {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+/** Runs shorter than this are copied element by element (a subarray + set costs ~100 ns). */
+const SET_MIN_RUN = 32;
+
 /**
- * Slice for wasm: the stock kernel has fast paths up to rank 4 and a generic per-element loop
- * beyond (a rank-5 slice of [16, 32, 16, 2, 64] took ~300x an Add; it is the gradient of nn's
- * rank-5 zero-insertion pads in FIR up-sampling). Slices of rank > 4 run on merged dimensions.
+ * Copies the slice (over merged dimensions: `shape`, `begin`, `size`) of `src` into `dst`, run
+ * by run along the last dimension.
+ */
+export function copySlice(
+  src: Float32Array | Int32Array | Uint8Array,
+  dst: Float32Array | Int32Array | Uint8Array,
+  m: { shape: number[]; begin: number[]; size: number[] },
+): void {
+  const rank = m.shape.length;
+  const strides = new Array<number>(rank).fill(1);
+  for (let d = rank - 2; d >= 0; d--) strides[d] = strides[d + 1] * m.shape[d + 1];
+  const run = m.size[rank - 1];
+  const outer = m.size.slice(0, -1);
+  const count = outer.reduce((a, b) => a * b, 1);
+  const idx = new Array<number>(rank - 1).fill(0);
+  let o = 0;
+  for (let c = 0; c < count; c++) {
+    let s = m.begin[rank - 1];
+    for (let d = 0; d < rank - 1; d++) s += (m.begin[d] + idx[d]) * strides[d];
+    if (run >= SET_MIN_RUN) dst.set(src.subarray(s, s + run), o);
+    else for (let j = 0; j < run; j++) dst[o + j] = src[s + j];
+    o += run;
+    for (let d = rank - 2; d >= 0; d--) {
+      if (++idx[d] < outer[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+/**
+ * Slice for wasm. The stock kernel first copies the WHOLE input out of the heap (readSync), then
+ * copies each innermost run with a subarray + set: slicing one matrix out of a batch of 8 costs
+ * 8 matrices of copying (BatchMatMul's loop over attention heads), and a rank > 4 slice takes a
+ * generic per-element loop (~300x an Add; the gradient of nn's rank-5 zero-insertion pads). Ours
+ * reads the heap in place, over merged dimensions, copying short runs element by element.
  */
 export function sliceConfig(backendName: string): tf.KernelConfig {
   const stock = tf.getKernel(tf.Slice, backendName);
@@ -42,16 +82,78 @@ export function sliceConfig(backendName: string): tf.KernelConfig {
     disposeFunc: stock.disposeFunc,
     kernelFunc: (args) => {
       const x = args.inputs.x as tf.TensorInfo;
-      if (x.shape.length <= 4) return stock.kernelFunc(args);
+      if (!hasHeap(args.backend, x)) return stock.kernelFunc(args);
       const attrs = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
       const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs.begin, attrs.size);
-      const merged = mergeSliceDims(x.shape, begin, size);
-      if (merged.shape.length > 4) return stock.kernelFunc(args);
-      return KernelRunner.use(args.backend as tf.KernelBackend, backendName, (r) => {
-        const flat = r.reshape(x, merged.shape);
-        const mergedAttrs = { begin: merged.begin, size: merged.size } as unknown as tf.NamedAttrMap;
-        const part = r.track(stock.kernelFunc({ inputs: { x: flat }, attrs: mergedAttrs, backend: r.backend }) as tf.TensorInfo);
-        return r.reshape(part, size);
+      return heapSlice(args.backend as unknown as WasmHeap, x, begin, size);
+    },
+  };
+}
+
+/** x[begin : begin + size] as a new wasm tensor, read in place from the heap. */
+function heapSlice(heap: WasmHeap, x: tf.TensorInfo, begin: number[], size: number[]): tf.TensorInfo {
+  const out = heap.makeOutput(size, x.dtype);
+  if (size.some((n) => n === 0)) return out;
+  // Views after makeOutput: an allocation may grow the heap and detach older views.
+  const src = heap.typedArrayFromHeap(x);
+  const dst = heap.typedArrayFromHeap(out);
+  copySlice(src, dst, mergeSliceDims(x.shape, begin, size));
+  return out;
+}
+
+const hasHeap = (backend: unknown, x: tf.TensorInfo): boolean => {
+  const heap = backend as Partial<WasmHeap>;
+  return x.dtype !== 'string' && typeof heap.typedArrayFromHeap === 'function' && typeof heap.makeOutput === 'function';
+};
+
+/**
+ * Unpack (tf.unstack) and SplitV (tf.split) for wasm: the stock kernels call the stock slice
+ * directly, so each output copied the whole input first (the attention's q/k/v unstack: 2.5% of
+ * a unet-s32 step). Ours slice in place like our Slice.
+ */
+export function unpackConfig(backendName: string): tf.KernelConfig {
+  const stock = tf.getKernel(tf.Unpack, backendName);
+  if (stock === undefined) throw new Error(`@fewstep/backends: backend ${backendName} has no Unpack`);
+  return {
+    kernelName: tf.Unpack,
+    backendName,
+    setupFunc: stock.setupFunc,
+    disposeFunc: stock.disposeFunc,
+    kernelFunc: (args) => {
+      const x = args.inputs.value as tf.TensorInfo;
+      if (!hasHeap(args.backend, x)) return stock.kernelFunc(args);
+      const rank = x.shape.length;
+      const axis = ((args.attrs as unknown as { axis: number }).axis + rank) % rank;
+      const size = x.shape.map((n, i) => (i === axis ? 1 : n));
+      const outShape = x.shape.filter((_, i) => i !== axis);
+      return Array.from({ length: x.shape[axis] }, (_, k) => {
+        const begin = x.shape.map((_n, i) => (i === axis ? k : 0));
+        return { ...heapSlice(args.backend as unknown as WasmHeap, x, begin, size), shape: outShape };
+      });
+    },
+  };
+}
+
+export function splitVConfig(backendName: string): tf.KernelConfig {
+  const stock = tf.getKernel(tf.SplitV, backendName);
+  if (stock === undefined) throw new Error(`@fewstep/backends: backend ${backendName} has no SplitV`);
+  return {
+    kernelName: tf.SplitV,
+    backendName,
+    setupFunc: stock.setupFunc,
+    disposeFunc: stock.disposeFunc,
+    kernelFunc: (args) => {
+      const x = args.inputs.x as tf.TensorInfo;
+      if (!hasHeap(args.backend, x)) return stock.kernelFunc(args);
+      const attrs = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number | number[] };
+      const axis = tf.util.parseAxisParam(attrs.axis, x.shape)[0];
+      const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, attrs.numOrSizeSplits, axis);
+      let offset = 0;
+      return sizes.map((s) => {
+        const begin = x.shape.map((_, i) => (i === axis ? offset : 0));
+        const size = x.shape.map((n, i) => (i === axis ? s : n));
+        offset += s;
+        return heapSlice(args.backend as unknown as WasmHeap, x, begin, size);
       });
     },
   };

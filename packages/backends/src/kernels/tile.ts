@@ -15,6 +15,9 @@ export function tileByConcat(r: KernelRunner, x: TensorInfo, reps: number[]): Te
   return y;
 }
 
+/** Results smaller than this many elements use the stock kernel. */
+export const STOCK_MAX_OUT = 4096;
+
 export function tileConfig(backendName: string): tf.KernelConfig {
   const stock = tf.getKernel(tf.Tile, backendName);
   if (stock === undefined) throw new Error(`@fewstep/backends: backend ${backendName} has no Tile`);
@@ -26,8 +29,10 @@ export function tileConfig(backendName: string): tf.KernelConfig {
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { x } = inputs as { x: TensorInfo };
       const { reps } = attrs as unknown as { reps: number[] };
-      // Empty results and strings: the stock kernel.
-      if (x.dtype === 'string' || reps.some((k) => k < 1) || x.shape.some((d) => d === 0)) {
+      // Empty results, strings and small results: the stock kernel (a concat per tiled axis costs
+      // a JS loop over the outer elements; below ~4K outputs stock's element loop is quicker).
+      const outSize = x.shape.reduce((a, d, i) => a * d * reps[i], 1);
+      if (x.dtype === 'string' || reps.some((k) => k < 1) || x.shape.some((d) => d === 0) || outSize < STOCK_MAX_OUT) {
         return stock.kernelFunc({ inputs, backend, attrs }) as TensorInfo;
       }
       return KernelRunner.use(backend as tf.KernelBackend, backendName, (r) => tileByConcat(r, x, reps));
