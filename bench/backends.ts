@@ -15,7 +15,8 @@ const SETUPS: Setup[] = ['cpu stock', 'cpu + ours', 'wasm stock', 'wasm + ours']
 
 async function use(setup: Setup): Promise<void> {
   const backend = setup.startsWith('wasm') ? 'wasm' : 'cpu';
-  await initBackend(backend, { registerKernels: false });
+  // One wasm thread: kernels are compared with stock wasm, which runs on one thread in Node.
+  await initBackend(backend, { registerKernels: false, ...(backend === 'wasm' ? { threads: 1 } : {}) });
   unregisterTrainingKernels();
   // cpu's stock nearest-resize gradient is wrong for batch > 1; every cpu row uses the fix.
   if (backend === 'cpu') registerTrainingKernels('cpu', { only: ['ResizeNearestNeighborGrad'] });

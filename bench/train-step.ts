@@ -234,7 +234,7 @@ async function main(): Promise<void> {
   };
   const load0 = loadavg();
   const report = await initBackend('wasm');
-  log(`Measured ${new Date().toISOString()} on ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, tfjs ${tf.version.tfjs}, wasm ${report.threads} thread (SIMD ${report.simd}) with @fewstep/backends' kernels; load average ${load0.map(f1).join(' / ')} (1 / 5 / 15 min) at start${QUICK ? '; QUICK run' : ''}.`);
+  log(`Measured ${new Date().toISOString()} on ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, tfjs ${tf.version.tfjs}, wasm ${report.threads} thread(s) (SIMD ${report.simd}; ${report.threadPolicy}) with @fewstep/backends' kernels; load average ${load0.map(f1).join(' / ')} (1 / 5 / 15 min) at start${QUICK ? '; QUICK run' : ''}.`);
   log('');
   const convRef = convRefGflops();
   const rows = MODELS.map(runWasm);
