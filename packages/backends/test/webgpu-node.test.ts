@@ -1,32 +1,13 @@
-import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { initBackend, registerTrainingKernels, unregisterTrainingKernels } from '@fewstep/backends';
+import { setUpDawnWebGpu } from '@fewstep/testing';
 import { relError, seeded } from './helpers';
 import { gradsOn } from './small-net';
 
 // WebGPU in Node through the `webgpu` npm package (Dawn) on SwiftShader's Vulkan driver, which
 // Debian's chromium package ships. Skipped, with the reason printed, where either is missing.
-const ICD = process.env.VK_ICD_FILENAMES ?? '/usr/lib/chromium/vk_swiftshader_icd.json';
-
-async function setUpWebGpu(): Promise<string | null> {
-  if (!existsSync(ICD)) return `no Vulkan driver at ${ICD} (apt-get install chromium)`;
-  process.env.VK_ICD_FILENAMES = ICD;
-  process.env.XDG_RUNTIME_DIR ??= '/tmp';
-  let dawn: { create: (o: string[]) => unknown; globals: object };
-  try {
-    dawn = (await import(/* @vite-ignore */ 'webgpu')) as never;
-  } catch (e) {
-    return `the webgpu npm package does not load (${String(e).slice(0, 80)})`;
-  }
-  Object.assign(globalThis, dawn.globals);
-  const gpu = dawn.create([]) as { requestAdapter: () => Promise<unknown> };
-  Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
-  if ((await gpu.requestAdapter()) === null) return 'Dawn found no adapter';
-  return null;
-}
-
-const skipReason = await setUpWebGpu();
+const skipReason = await setUpDawnWebGpu();
 if (skipReason !== null) console.info(`[backends] webgpu-in-Node tests skipped: ${skipReason}`);
 
 afterAll(() => {

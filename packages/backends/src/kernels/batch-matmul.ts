@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { KernelRunner } from '../kernel-runner';
+import { overStock } from './over-stock';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -62,23 +63,14 @@ function runStock(r: KernelRunner, stock: tf.KernelConfig, a: TensorInfo, b: Ten
 }
 
 export function batchMatMulConfig(backendName: string): tf.KernelConfig {
-  const stock = tf.getKernel(tf.BatchMatMul, backendName);
-  if (stock === undefined) throw new Error(`@fewstep/backends: backend ${backendName} has no BatchMatMul`);
-  return {
-    kernelName: tf.BatchMatMul,
-    backendName,
-    // The stock kernel's setup (wasm: its cwrap) must still run when the backend initialises.
-    setupFunc: stock.setupFunc,
-    disposeFunc: stock.disposeFunc,
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
-      const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
-      if (a.dtype !== 'float32' || b.dtype !== 'float32') {
-        return stock.kernelFunc({ inputs, backend, attrs }) as TensorInfo;
-      }
-      return KernelRunner.use(backend as tf.KernelBackend, backendName, (r) =>
-        fastBatchMatMul(r, a, b, transposeA, transposeB, stock),
-      );
-    },
-  };
+  return overStock(tf.BatchMatMul, backendName, ({ inputs, backend, attrs }, stock) => {
+    const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+    const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') {
+      return stock.kernelFunc({ inputs, backend, attrs }) as TensorInfo;
+    }
+    return KernelRunner.use(backend as tf.KernelBackend, backendName, (r) =>
+      fastBatchMatMul(r, a, b, transposeA, transposeB, stock),
+    );
+  });
 }

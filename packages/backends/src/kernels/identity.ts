@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { overStock, type WasmHeap } from './over-stock';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -23,25 +24,11 @@ const canShare = (backend: tf.KernelBackend, x: TensorInfo) =>
   x.dtype !== 'string' && typeof (backend as unknown as Partial<RefCounted>).incRef === 'function';
 
 export function identityConfig(backendName: string): tf.KernelConfig {
-  const stock = tf.getKernel(tf.Identity, backendName);
-  if (stock === undefined) throw new Error(`@fewstep/backends: backend ${backendName} has no Identity`);
-  return {
-    kernelName: tf.Identity,
-    backendName,
-    setupFunc: stock.setupFunc,
-    disposeFunc: stock.disposeFunc,
-    kernelFunc: (args) => {
-      const x = args.inputs.x as TensorInfo;
-      const backend = args.backend as tf.KernelBackend;
-      return canShare(backend, x) ? share(backend, x) : stock.kernelFunc(args);
-    },
-  };
-}
-
-/** wasm's heap access (as its own kernels write outputs). */
-interface WasmHeap {
-  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
+  return overStock(tf.Identity, backendName, (args, stock) => {
+    const x = args.inputs.x as TensorInfo;
+    const backend = args.backend as tf.KernelBackend;
+    return canShare(backend, x) ? share(backend, x) : stock.kernelFunc(args);
+  });
 }
 
 /**
@@ -61,21 +48,13 @@ function toBool(backend: WasmHeap, x: TensorInfo): TensorInfo {
  * wasm wraps instead); other conversions: the stock kernel.
  */
 export function castConfig(backendName: string): tf.KernelConfig {
-  const stock = tf.getKernel(tf.Cast, backendName);
-  if (stock === undefined) throw new Error(`@fewstep/backends: backend ${backendName} has no Cast`);
-  return {
-    kernelName: tf.Cast,
-    backendName,
-    setupFunc: stock.setupFunc,
-    disposeFunc: stock.disposeFunc,
-    kernelFunc: (args) => {
-      const x = args.inputs.x as TensorInfo;
-      const backend = args.backend as tf.KernelBackend;
-      const { dtype } = args.attrs as unknown as { dtype: tf.DataType };
-      if (dtype === x.dtype && canShare(backend, x)) return share(backend, x);
-      const heap = backend as unknown as Partial<WasmHeap>;
-      if (dtype === 'bool' && x.dtype !== 'string' && heap.makeOutput && heap.typedArrayFromHeap) return toBool(heap as WasmHeap, x);
-      return stock.kernelFunc(args);
-    },
-  };
+  return overStock(tf.Cast, backendName, (args, stock) => {
+    const x = args.inputs.x as TensorInfo;
+    const backend = args.backend as tf.KernelBackend;
+    const { dtype } = args.attrs as unknown as { dtype: tf.DataType };
+    if (dtype === x.dtype && canShare(backend, x)) return share(backend, x);
+    const heap = backend as unknown as Partial<WasmHeap>;
+    if (dtype === 'bool' && x.dtype !== 'string' && heap.makeOutput && heap.typedArrayFromHeap) return toBool(heap as WasmHeap, x);
+    return stock.kernelFunc(args);
+  });
 }

@@ -11,22 +11,15 @@ import { sliceConfig, splitVConfig, unpackConfig } from './slice';
 import { maxPoolGradConfig, resizeNearestGradConfig } from './pool-resize-grads';
 import { unsortedSegmentSumConfig } from './segment-sum';
 import { tileConfig } from './tile';
+import { overStock } from './over-stock';
 
 /** Our AddN for a backend: chunks over the stock AddN captured now (before we replace it). */
 function addNConfig(backendName: string): tf.KernelConfig {
-  const stock = tf.getKernel('AddN', backendName);
-  if (stock === undefined) throw new Error(`@fewstep/backends: backend ${backendName} has no AddN to chunk`);
-  return {
-    kernelName: tf.AddN,
-    backendName,
-    // The stock kernel's setup (wasm: its cwrap) must still run when the backend initialises.
-    setupFunc: stock.setupFunc,
-    disposeFunc: stock.disposeFunc,
-    kernelFunc: ({ inputs, backend }) =>
-      KernelRunner.use(backend as tf.KernelBackend, backendName, (r) =>
-        chunkedAddN(r, inputs as unknown as tf.TensorInfo[], stock),
-      ),
-  };
+  return overStock(tf.AddN, backendName, ({ inputs, backend }, stock) =>
+    KernelRunner.use(backend as tf.KernelBackend, backendName, (r) =>
+      chunkedAddN(r, inputs as unknown as tf.TensorInfo[], stock),
+    ),
+  );
 }
 
 /** Every kernel of ours, with the backends it is registered for by default and why. */

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { KernelRunner } from '../kernel-runner';
+import { overStock } from './over-stock';
 
 type Paddings = [number, number][];
 
@@ -33,25 +34,17 @@ export function mergePadDims(shape: readonly number[], paddings: Paddings): { sh
  * dimensions instead (rank <= 4 whenever at most 3 dimensions beyond the first are padded).
  */
 export function padConfig(backendName: string): tf.KernelConfig {
-  const stock = tf.getKernel(tf.PadV2, backendName);
-  if (stock === undefined) throw new Error(`@fewstep/backends: backend ${backendName} has no PadV2`);
-  return {
-    kernelName: tf.PadV2,
-    backendName,
-    setupFunc: stock.setupFunc,
-    disposeFunc: stock.disposeFunc,
-    kernelFunc: (args) => {
-      const x = args.inputs.x as tf.TensorInfo;
-      const { paddings, constantValue } = args.attrs as unknown as { paddings: Paddings; constantValue: number };
-      const merged = mergePadDims(x.shape, paddings);
-      if (x.shape.length <= 4 || merged.shape.length > 4) return stock.kernelFunc(args);
-      const outShape = x.shape.map((s, i) => s + paddings[i][0] + paddings[i][1]);
-      return KernelRunner.use(args.backend as tf.KernelBackend, backendName, (r) => {
-        const flat = r.reshape(x, merged.shape);
-        const attrs = { paddings: merged.paddings, constantValue } as unknown as tf.NamedAttrMap;
-        const padded = r.track(stock.kernelFunc({ inputs: { x: flat }, attrs, backend: r.backend }) as tf.TensorInfo);
-        return r.reshape(padded, outShape);
-      });
-    },
-  };
+  return overStock(tf.PadV2, backendName, (args, stock) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const { paddings, constantValue } = args.attrs as unknown as { paddings: Paddings; constantValue: number };
+    const merged = mergePadDims(x.shape, paddings);
+    if (x.shape.length <= 4 || merged.shape.length > 4) return stock.kernelFunc(args);
+    const outShape = x.shape.map((s, i) => s + paddings[i][0] + paddings[i][1]);
+    return KernelRunner.use(args.backend as tf.KernelBackend, backendName, (r) => {
+      const flat = r.reshape(x, merged.shape);
+      const attrs = { paddings: merged.paddings, constantValue } as unknown as tf.NamedAttrMap;
+      const padded = r.track(stock.kernelFunc({ inputs: { x: flat }, attrs, backend: r.backend }) as tf.TensorInfo);
+      return r.reshape(padded, outShape);
+    });
+  });
 }

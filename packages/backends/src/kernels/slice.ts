@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { overStock, type WasmHeap } from './over-stock';
 
 /**
  * The same slice over fewer dimensions: a dimension taken whole merges into the one before it
@@ -24,12 +25,6 @@ export function mergeSliceDims(
     }
   });
   return out;
-}
-
-/** wasm's heap view of a tensor (no copy), as its own kernels read their inputs. */
-interface WasmHeap {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 
 /** Runs shorter than this are copied element by element (a subarray + set costs ~100 ns). */
@@ -73,21 +68,13 @@ export function copySlice(
  * reads the heap in place, over merged dimensions, copying short runs element by element.
  */
 export function sliceConfig(backendName: string): tf.KernelConfig {
-  const stock = tf.getKernel(tf.Slice, backendName);
-  if (stock === undefined) throw new Error(`@fewstep/backends: backend ${backendName} has no Slice`);
-  return {
-    kernelName: tf.Slice,
-    backendName,
-    setupFunc: stock.setupFunc,
-    disposeFunc: stock.disposeFunc,
-    kernelFunc: (args) => {
-      const x = args.inputs.x as tf.TensorInfo;
-      if (!hasHeap(args.backend, x)) return stock.kernelFunc(args);
-      const attrs = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
-      const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs.begin, attrs.size);
-      return heapSlice(args.backend as unknown as WasmHeap, x, begin, size);
-    },
-  };
+  return overStock(tf.Slice, backendName, (args, stock) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (!hasHeap(args.backend, x)) return stock.kernelFunc(args);
+    const attrs = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
+    const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs.begin, attrs.size);
+    return heapSlice(args.backend as unknown as WasmHeap, x, begin, size);
+  });
 }
 
 /** x[begin : begin + size] as a new wasm tensor, read in place from the heap. */
@@ -112,49 +99,33 @@ const hasHeap = (backend: unknown, x: tf.TensorInfo): boolean => {
  * a unet-s32 step). Ours slice in place like our Slice.
  */
 export function unpackConfig(backendName: string): tf.KernelConfig {
-  const stock = tf.getKernel(tf.Unpack, backendName);
-  if (stock === undefined) throw new Error(`@fewstep/backends: backend ${backendName} has no Unpack`);
-  return {
-    kernelName: tf.Unpack,
-    backendName,
-    setupFunc: stock.setupFunc,
-    disposeFunc: stock.disposeFunc,
-    kernelFunc: (args) => {
-      const x = args.inputs.value as tf.TensorInfo;
-      if (!hasHeap(args.backend, x)) return stock.kernelFunc(args);
-      const rank = x.shape.length;
-      const axis = ((args.attrs as unknown as { axis: number }).axis + rank) % rank;
-      const size = x.shape.map((n, i) => (i === axis ? 1 : n));
-      const outShape = x.shape.filter((_, i) => i !== axis);
-      return Array.from({ length: x.shape[axis] }, (_, k) => {
-        const begin = x.shape.map((_n, i) => (i === axis ? k : 0));
-        return { ...heapSlice(args.backend as unknown as WasmHeap, x, begin, size), shape: outShape };
-      });
-    },
-  };
+  return overStock(tf.Unpack, backendName, (args, stock) => {
+    const x = args.inputs.value as tf.TensorInfo;
+    if (!hasHeap(args.backend, x)) return stock.kernelFunc(args);
+    const rank = x.shape.length;
+    const axis = ((args.attrs as unknown as { axis: number }).axis + rank) % rank;
+    const size = x.shape.map((n, i) => (i === axis ? 1 : n));
+    const outShape = x.shape.filter((_, i) => i !== axis);
+    return Array.from({ length: x.shape[axis] }, (_, k) => {
+      const begin = x.shape.map((_n, i) => (i === axis ? k : 0));
+      return { ...heapSlice(args.backend as unknown as WasmHeap, x, begin, size), shape: outShape };
+    });
+  });
 }
 
 export function splitVConfig(backendName: string): tf.KernelConfig {
-  const stock = tf.getKernel(tf.SplitV, backendName);
-  if (stock === undefined) throw new Error(`@fewstep/backends: backend ${backendName} has no SplitV`);
-  return {
-    kernelName: tf.SplitV,
-    backendName,
-    setupFunc: stock.setupFunc,
-    disposeFunc: stock.disposeFunc,
-    kernelFunc: (args) => {
-      const x = args.inputs.x as tf.TensorInfo;
-      if (!hasHeap(args.backend, x)) return stock.kernelFunc(args);
-      const attrs = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number | number[] };
-      const axis = tf.util.parseAxisParam(attrs.axis, x.shape)[0];
-      const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, attrs.numOrSizeSplits, axis);
-      let offset = 0;
-      return sizes.map((s) => {
-        const begin = x.shape.map((_, i) => (i === axis ? offset : 0));
-        const size = x.shape.map((n, i) => (i === axis ? s : n));
-        offset += s;
-        return heapSlice(args.backend as unknown as WasmHeap, x, begin, size);
-      });
-    },
-  };
+  return overStock(tf.SplitV, backendName, (args, stock) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (!hasHeap(args.backend, x)) return stock.kernelFunc(args);
+    const attrs = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number | number[] };
+    const axis = tf.util.parseAxisParam(attrs.axis, x.shape)[0];
+    const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, attrs.numOrSizeSplits, axis);
+    let offset = 0;
+    return sizes.map((s) => {
+      const begin = x.shape.map((_, i) => (i === axis ? offset : 0));
+      const size = x.shape.map((n, i) => (i === axis ? s : n));
+      offset += s;
+      return heapSlice(args.backend as unknown as WasmHeap, x, begin, size);
+    });
+  });
 }

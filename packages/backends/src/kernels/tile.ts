@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { KernelRunner } from '../kernel-runner';
+import { overStock } from './over-stock';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -19,23 +20,15 @@ export function tileByConcat(r: KernelRunner, x: TensorInfo, reps: number[]): Te
 export const STOCK_MAX_OUT = 4096;
 
 export function tileConfig(backendName: string): tf.KernelConfig {
-  const stock = tf.getKernel(tf.Tile, backendName);
-  if (stock === undefined) throw new Error(`@fewstep/backends: backend ${backendName} has no Tile`);
-  return {
-    kernelName: tf.Tile,
-    backendName,
-    setupFunc: stock.setupFunc,
-    disposeFunc: stock.disposeFunc,
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { x } = inputs as { x: TensorInfo };
-      const { reps } = attrs as unknown as { reps: number[] };
-      // Empty results, strings and small results: the stock kernel (a concat per tiled axis costs
-      // a JS loop over the outer elements; below ~4K outputs stock's element loop is quicker).
-      const outSize = x.shape.reduce((a, d, i) => a * d * reps[i], 1);
-      if (x.dtype === 'string' || reps.some((k) => k < 1) || x.shape.some((d) => d === 0) || outSize < STOCK_MAX_OUT) {
-        return stock.kernelFunc({ inputs, backend, attrs }) as TensorInfo;
-      }
-      return KernelRunner.use(backend as tf.KernelBackend, backendName, (r) => tileByConcat(r, x, reps));
-    },
-  };
+  return overStock(tf.Tile, backendName, ({ inputs, backend, attrs }, stock) => {
+    const { x } = inputs as { x: TensorInfo };
+    const { reps } = attrs as unknown as { reps: number[] };
+    // Empty results, strings and small results: the stock kernel (a concat per tiled axis costs
+    // a JS loop over the outer elements; below ~4K outputs stock's element loop is quicker).
+    const outSize = x.shape.reduce((a, d, i) => a * d * reps[i], 1);
+    if (x.dtype === 'string' || reps.some((k) => k < 1) || x.shape.some((d) => d === 0) || outSize < STOCK_MAX_OUT) {
+      return stock.kernelFunc({ inputs, backend, attrs }) as TensorInfo;
+    }
+    return KernelRunner.use(backend as tf.KernelBackend, backendName, (r) => tileByConcat(r, x, reps));
+  });
 }
