@@ -127,7 +127,8 @@ function learn(b: Samples, threaded: boolean, ms: number): void {
 function bucketTable() {
   const table = new Map<string, Samples>();
   const get = (kernel: string, flops: number, inputs: Record<string, tf.TensorInfo>, attrs: unknown): Samples => {
-    const signature = `${Object.values(inputs).map((t) => `[${t.shape}]`).join(' ')} ${JSON.stringify(attrs)}`;
+    // Optional inputs (a fused op's bias or prelu weights) may be absent: null or undefined.
+    const signature = `${Object.values(inputs).map((t) => (t == null ? '-' : `[${t.shape}]`)).join(' ')} ${JSON.stringify(attrs)}`;
     const id = `${kernel} ${signature}`;
     let b = table.get(id);
     if (b === undefined) {

@@ -112,6 +112,21 @@ describe('wasm with 2 threads in Node', () => {
     expect(gate.counts.threaded).toBe(before);
   });
 
+  it('fused ops with absent optional inputs (no bias, no prelu weights) pass through the gate', async () => {
+    // Found by the MNIST example: the gate's call signature read `.shape` of a null bias.
+    await initBackend('wasm', { threads: 2, threadMinFlops: 0 });
+    const [cpu, wasm] = await cpuAndWasm(() => {
+      const a = seeded([16, 32], 1) as tf.Tensor2D;
+      const b = seeded([32, 24], 2) as tf.Tensor2D;
+      const x = seeded([2, 8, 8, 4], 3) as tf.Tensor4D;
+      const w = seeded([3, 3, 4, 6], 4) as tf.Tensor4D;
+      return [tf.fused.matMul({ a, b, activation: 'relu' }), tf.fused.conv2d({ x, filter: w, strides: 1, pad: 'same', activation: 'relu' })];
+    }, 'gate');
+    wasm.forEach((v, i) => expect(relError(v, cpu[i])).toBeLessThan(1e-4));
+    const kernels = wasmThreadGate()!.buckets().map((b) => b.kernel);
+    expect(kernels).toEqual(expect.arrayContaining(['_FusedMatMul', 'FusedConv2D']));
+  });
+
   it('our composite Conv2DBackpropInput is left unwrapped: the convs inside it choose', async () => {
     await initBackend('wasm', { threads: 2, threadMinFlops: 0 });
     tf.dispose(convGrads([2, 8, 8, 4], [3, 3, 4, 8], 1)());
