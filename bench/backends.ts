@@ -4,7 +4,7 @@
  * (machines are shared and noisy: compare the ratios of one run). Writes its section of
  * docs/benchmarks.md. Run: `npm run bench:backends` (FEWSTEP_BENCH_QUICK=1 for a short run).
  */
-import { writeBenchmarkSection } from './doc-section';
+import { sectionLog, writeBenchmarkSection } from './doc-section';
 import { cpus, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, registerTrainingKernels, unregisterTrainingKernels } from '@fewstep/backends';
@@ -271,11 +271,7 @@ const ratio = (a: number | string, b: number | string) =>
 
 async function main(): Promise<void> {
   tf.env().set('IS_TEST', true); // silences the "install tfjs-node" banner
-  const lines: string[] = [];
-  const log = (s: string) => {
-    console.log(s);
-    lines.push(s);
-  };
+  const { log, lines } = sectionLog();
   log(`Measured ${new Date().toISOString()} on ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, tfjs ${tf.version.tfjs}, wasm 1 thread (SIMD), load average ${loadavg()[0].toFixed(1)} at start${QUICK ? ', quick run' : ''}.`);
   log('');
   log('### Conv kernels, GFLOP/s (NHWC, "same" padding; cpu rows at batch 4, cpu stock filter grad at batch 1, wasm at batch 16; the three kernels of a setup timed round-robin)');

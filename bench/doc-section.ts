@@ -16,3 +16,15 @@ export function writeBenchmarkSection(id: string, title: string, body: string): 
   writeFileSync(file, next);
   console.log('\nwrote docs/benchmarks.md');
 }
+
+/** A logger that prints each line and keeps it for the bench's section of docs/benchmarks.md. */
+export function sectionLog(): { log: (s?: string) => void; lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    log: (s = '') => {
+      console.log(s);
+      lines.push(s);
+    },
+  };
+}

@@ -5,7 +5,7 @@
  * threads for every op (stock tfjs threading) and 2 threads' build with the pool off. Writes its
  * section of docs/benchmarks.md. Run: `npm run bench:threads` (FEWSTEP_BENCH_QUICK=1: fewer reps).
  */
-import { writeBenchmarkSection } from './doc-section';
+import { sectionLog, writeBenchmarkSection } from './doc-section';
 import { cpus, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { GATED_KERNELS, initBackend, wasmThreadGate, type GateBucket, type GateMode } from '@fewstep/backends';
@@ -199,11 +199,7 @@ async function main() {
   if (report.threads !== 2) throw new Error(`wasm did not start 2 threads: ${report.reason}; ${report.threadPolicy}`);
   const gate = wasmThreadGate();
   if (gate === null) throw new Error(`no thread gate: ${report.threadPolicy}`);
-  const lines: string[] = [];
-  const log = (s = '') => {
-    lines.push(s);
-    console.log(s);
-  };
+  const { log, lines } = sectionLog();
   log(`Measured ${new Date().toISOString()} on ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, tfjs ${tf.version.tfjs}; threaded SIMD build through @fewstep/backends' worker_threads shim (\`initBackend('wasm', { threads: 2 })\`: ${report.threadPolicy}); load average ${load0.map(f1).join(' / ')} at start${QUICK ? '; QUICK run' : ''}.`);
   log();
   log('### Per op: the thread pool on (2 threads) and off (1 thread) in the same module, alternating; median ms');

@@ -6,7 +6,7 @@
  * section of docs/benchmarks.md. Run: `npm run bench:train-step` (FEWSTEP_BENCH_QUICK=1: batch 4,
  * 2 timed steps, no cpu row; for trying the script, not for the table).
  */
-import { writeBenchmarkSection } from './doc-section';
+import { sectionLog, writeBenchmarkSection } from './doc-section';
 import { cpus, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, registerTrainingKernels, unregisterTrainingKernels } from '@fewstep/backends';
@@ -227,11 +227,7 @@ const f2 = (v: number) => v.toFixed(2);
 
 async function main(): Promise<void> {
   tf.env().set('IS_TEST', true); // silences the "install tfjs-node" banner
-  const lines: string[] = [];
-  const log = (s: string) => {
-    console.log(s);
-    lines.push(s);
-  };
+  const { log, lines } = sectionLog();
   const load0 = loadavg();
   const report = await initBackend('wasm');
   log(`Measured ${new Date().toISOString()} on ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, tfjs ${tf.version.tfjs}, wasm ${report.threads} thread(s) (SIMD ${report.simd}; ${report.threadPolicy}) with @fewstep/backends' kernels; load average ${load0.map(f1).join(' / ')} (1 / 5 / 15 min) at start${QUICK ? '; QUICK run' : ''}.`);
