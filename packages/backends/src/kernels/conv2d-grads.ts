@@ -6,19 +6,19 @@ import { convGeometry, convWithPads, dilateRowsCols, fromNHWC, nhwcShape, toNHWC
 type TensorInfo = tf.TensorInfo;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
 
-interface FilterGradAttrs {
+/** The forward conv's geometry, which both gradient kernels receive. */
+interface ConvGradGeometry {
   strides: number | [number, number];
   pad: Pad;
   dataFormat?: 'NHWC' | 'NCHW';
   dimRoundingMode?: Rounding;
+}
+
+interface FilterGradAttrs extends ConvGradGeometry {
   filterShape: [number, number, number, number];
 }
 
-interface InputGradAttrs {
-  strides: number | [number, number];
-  pad: Pad;
-  dataFormat?: 'NHWC' | 'NCHW';
-  dimRoundingMode?: Rounding;
+interface InputGradAttrs extends ConvGradGeometry {
   inputShape: [number, number, number, number];
 }
 
