@@ -4,15 +4,16 @@ import type { ThreadSwitch } from './wasm-threadpool-address';
 /**
  * The thread policy for threaded wasm: threads only where they are measured to pay.
  *
- * Measured on 2 shared vCPUs (docs/benchmarks.md, bench:threads): with the pool, elementwise ops
- * ran up to 14x slower (Sigmoid of 1e4 elements) and never clearly faster; convs and matmuls
- * ran 2x faster or 1.3-2.5x slower at the same size depending on the machine's load. So: every
- * op runs on one thread (the pool pointer NULL, see wasm-threadpool-address.ts), except the
- * conv/matmul kernels below, which choose per call signature (kernel, input shapes, attributes:
- * a training step repeats its signatures) by timing themselves: after a warm-up call, calls
- * alternate with and without the pool until each has 3 samples; threads win only when their
- * median is at least 5% below; and every 64th call re-times the mode not chosen, so the choice
- * follows the load. Calls under `minFlops` stay on one thread.
+ * Measured on 2 shared vCPUs (docs/benchmarks.md, bench:threads): with the pool, small elementwise
+ * ops ran up to 14x slower (Sigmoid of 1e4 elements under load) while big ones ran up to 1.4x
+ * faster on a quiet machine; convs and matmuls ran 2x faster or 1.3-2.5x slower at the same size
+ * depending on the machine's load. So: every op runs on one thread (the pool pointer NULL, see
+ * wasm-threadpool-address.ts), except the conv/matmul kernels of at least `minFlops` and the
+ * elementwise / pooling kernels of at least `minElements`, which choose per call signature
+ * (kernel, input shapes, attributes: a training step repeats its signatures) by timing
+ * themselves: after a warm-up call, calls alternate with and without the pool until each has 3
+ * samples; threads win when their median is below; and every 64th call re-times
+ * the mode not chosen, so the choice follows the load.
  */
 
 /** Where the kernel's FLOPs are estimated from its inputs and attributes. */
@@ -59,22 +60,48 @@ export const GATED_KERNELS: Readonly<Record<string, FlopsOf>> = {
 };
 
 
-/** Gated calls under this many FLOPs stay on one thread (too short to time or to split). */
+/**
+ * Stock wasm kernels that XNNPACK may split over the pool, gated by their largest input's size:
+ * binary and unary elementwise ops, softmax, pooling, resizing and the data movers. A kernel that does not use the
+ * pool times the same both ways, so either choice costs nothing.
+ */
+export const ELEMENTWISE_GATED_KERNELS: readonly string[] = [
+  tf.Add, tf.Sub, tf.Multiply, tf.RealDiv, tf.Maximum, tf.Minimum, tf.SquaredDifference,
+  tf.Sigmoid, tf.Square, tf.Sqrt, tf.Rsqrt, tf.Exp, tf.Log, tf.Abs, tf.Neg, tf.Tanh,
+  tf.Relu, tf.Relu6, tf.Elu, tf.LeakyRelu, tf.Prelu, tf.ClipByValue,
+  tf.Softmax, tf.AvgPool, tf.MaxPool, tf.ResizeBilinear, tf.FusedBatchNorm,
+  tf.Transpose, tf.PadV2, tf.Concat, tf.Reverse,
+];
+
+/** Elements of the largest input: the size of an elementwise call. */
+const largestInput: FlopsOf = (inputs) => Math.max(0, ...Object.values(inputs).map((t) => (t == null ? 0 : prod(t.shape))));
+
+/** Gated conv/matmul calls under this many FLOPs stay on one thread (too short to time or to split). */
 export const DEFAULT_MIN_FLOPS = 2e6;
+/** Gated elementwise calls under this many elements stay on one thread. */
+export const DEFAULT_MIN_ELEMENTS = 65536;
 /** Samples of each mode before a bucket chooses; re-time the other mode every this many calls. */
 const PROBES = 3;
 const RECHECK = 64;
-/** Threads must be this much faster to be chosen (ties go to one thread). */
-const MARGIN = 0.95;
+/**
+ * Threads are chosen when their median x MARGIN is below one thread's. 1, not a safety margin
+ * below 1: a probe with threads follows calls without them, so it pays for waking the pool's
+ * workers, which a run of threaded calls does not (a margin of 0.95 measured 3-6% slower steps).
+ */
+const MARGIN = 1;
 
-/** 'gate': the policy; 'all': threads for every op (stock tfjs); 'none': one thread for every op. */
-export type GateMode = 'gate' | 'all' | 'none';
+/**
+ * 'gate': the policy; 'all': threads for every op (stock tfjs); 'none': one thread for every op;
+ * 'floor': threads for every gated call over its floor, untimed (benchmarks compare the four).
+ */
+export type GateMode = 'gate' | 'all' | 'none' | 'floor';
 
 /** One kernel call signature's timings and choice (a training step repeats its signatures). */
 export interface GateBucket {
   kernel: string;
   /** Input shapes and attributes. */
   signature: string;
+  /** FLOPs of a conv/matmul call; elements of an elementwise call's largest input. */
   flops: number;
   calls: number;
   /** Median ms of the last timed calls with threads and without (NaN until timed). */
@@ -86,6 +113,7 @@ export interface GateBucket {
 export interface ThreadGate {
   threads: number;
   minFlops: number;
+  minElements: number;
   /** Gated kernels' calls run so far with and without threads. */
   counts: { threaded: number; single: number };
   /** Current mode (benchmarks compare the three in one process); 'gate' unless changed. */
@@ -147,13 +175,23 @@ function bucketTable() {
  * kernels left unwrapped because they run gated kernels inside (our Conv2DBackpropInput runs
  * Conv2D), so that only the inner calls choose and the glue around them stays on one thread.
  */
-export function installThreadGate(sw: ThreadSwitch, backendName: string, minFlops: number, composite: readonly string[] = []): ThreadGate {
+export function installThreadGate(
+  sw: ThreadSwitch,
+  backendName: string,
+  minFlops: number,
+  composite: readonly string[] = [],
+  minElements = DEFAULT_MIN_ELEMENTS,
+): ThreadGate {
   const originals = new Map<string, tf.KernelConfig>();
   const wrappers = new Map<string, tf.KernelFunc>();
   const counts = { threaded: 0, single: 0 };
   const buckets = bucketTable();
   let mode: GateMode = 'gate';
-  for (const [kernelName, flopsOf] of Object.entries(GATED_KERNELS)) {
+  const gated: [string, FlopsOf, number][] = [
+    ...Object.entries(GATED_KERNELS).map(([k, f]): [string, FlopsOf, number] => [k, f, minFlops]),
+    ...ELEMENTWISE_GATED_KERNELS.map((k): [string, FlopsOf, number] => [k, largestInput, minElements]),
+  ];
+  for (const [kernelName, flopsOf, floor] of gated) {
     const config = tf.getKernel(kernelName, backendName);
     if (config === undefined || composite.includes(kernelName)) continue;
     const inner = config.kernelFunc;
@@ -161,10 +199,11 @@ export function installThreadGate(sw: ThreadSwitch, backendName: string, minFlop
       const was = sw.on;
       let b: Samples | null = null;
       let threaded = mode === 'all';
+      if (mode === 'floor') threaded = flopsOf(args.inputs as Record<string, tf.TensorInfo>, args.attrs as Record<string, unknown>) >= floor;
       if (mode === 'gate') {
         const inputs = args.inputs as Record<string, tf.TensorInfo>;
         const flops = flopsOf(inputs, args.attrs as Record<string, unknown>);
-        if (flops >= minFlops) {
+        if (flops >= floor) {
           b = buckets.get(kernelName, flops, inputs, args.attrs);
           b.calls++;
           threaded = plan(b);
@@ -191,13 +230,14 @@ export function installThreadGate(sw: ThreadSwitch, backendName: string, minFlop
   return {
     threads: sw.threads,
     minFlops,
+    minElements,
     counts,
     get mode() {
       return mode;
     },
     setMode(next: GateMode) {
       mode = next;
-      sw.set(next === 'all');
+      sw.set(next === 'all' || next === 'floor');
     },
     buckets: buckets.list,
     uninstall() {

@@ -74,9 +74,11 @@ describe('wasm with 2 threads in Node', () => {
   it('initBackend("wasm", { threads: 2 }) runs 2 threads and reports the gate', async () => {
     const r = await initBackend('wasm', { threads: 2 });
     expect(r).toMatchObject({ backend: 'wasm', threads: 2, simd: true, reason: 'wasm as asked' });
-    expect(r.threadPolicy).toMatch(/^2 threads for conv\/matmul \(>= 2 MFLOP\) where timed faster, 1 thread for every other op$/);
+    expect(r.threadPolicy).toBe(
+      '2 threads where timed faster for conv/matmul (>= 2 MFLOP) and elementwise ops (>= 65536 elements), 1 thread for every other op',
+    );
     const gate = wasmThreadGate()!;
-    expect(gate).toMatchObject({ threads: 2, minFlops: 2e6, mode: 'gate' });
+    expect(gate).toMatchObject({ threads: 2, minFlops: 2e6, minElements: 65536, mode: 'gate' });
     // Every init-time patch is undone: no global Worker, the real core count, the flag as tfjs says.
     expect(Object.getOwnPropertyDescriptor(globalThis, 'Worker')).toBeUndefined();
     expect(cpus()).toHaveLength(cores);
@@ -110,6 +112,23 @@ describe('wasm with 2 threads in Node', () => {
     const before = gate.counts.threaded;
     tf.tidy(() => tf.conv2d(seeded([1, 4, 4, 2], 1) as tf.Tensor4D, seeded([3, 3, 2, 2], 2) as tf.Tensor4D, 1, 'same'));
     expect(gate.counts.threaded).toBe(before);
+  });
+
+  it('big elementwise calls time both ways and choose; small ones stay on one thread', async () => {
+    await initBackend('wasm', { threads: 2, threadMinElements: 4096 });
+    const gate = wasmThreadGate()!;
+    const a = seeded([64, 128], 1);
+    const b = seeded([64, 128], 2);
+    for (let i = 0; i < 8; i++) tf.add(a, b).dispose();
+    const bucket = gate.buckets().find((k) => k.kernel === 'Add')!;
+    expect(bucket).toMatchObject({ flops: 64 * 128, calls: 8 });
+    expect(bucket.threaded).toBe(bucket.threadedMs < bucket.singleMs);
+    const before = gate.counts.threaded + gate.counts.single;
+    const counted = gate.counts.threaded;
+    tf.tidy(() => tf.add(seeded([32, 32], 3), 1)); // 1024 elements: under the floor
+    expect(gate.counts.threaded).toBe(counted);
+    expect(gate.counts.threaded + gate.counts.single).toBe(before + 1);
+    tf.dispose([a, b]);
   });
 
   it('fused ops with absent optional inputs (no bias, no prelu weights) pass through the gate', async () => {
@@ -226,10 +245,11 @@ describe('the thread switch', () => {
 });
 
 describe('initBackend thread options: errors name the argument, the expectation and the value', () => {
-  test('threads, threadPolicy, threadMinFlops', async () => {
+  test('threads, threadPolicy, threadMinFlops, threadMinElements', async () => {
     await expect(initBackend('wasm', { threads: 1.5 })).rejects.toThrow(/threads must be an integer >= 1, got 1.5/);
     await expect(initBackend('wasm', { threadPolicy: 'fast' as never })).rejects.toThrow(FewstepError);
     await expect(initBackend('wasm', { threadPolicy: 'fast' as never })).rejects.toThrow(/threadPolicy must be one of .*got "fast"/);
     await expect(initBackend('wasm', { threadMinFlops: -1 })).rejects.toThrow(/threadMinFlops must be a number >= 0 \(Infinity: never threaded\), got -1/);
+    await expect(initBackend('wasm', { threadMinElements: Number.NaN })).rejects.toThrow(/threadMinElements must be a number >= 0 \(Infinity: never threaded\), got NaN/);
   });
 });

@@ -78,7 +78,8 @@ export class Conv2d extends Module {
       } else {
         if (f && this.up) y = firUp(y, f, fPad);
         if (f && this.down) y = firDown(y, f, fPad);
-        if (w) y = conv(y, w, wPad);
+        // The bias inside the conv kernel when the conv is last (one pass less over the output).
+        if (w) return conv(y, w, wPad, this.bias as tf.Tensor1D | undefined);
       }
       if (this.bias) y = y.add(this.bias);
       return y;
@@ -86,10 +87,12 @@ export class Conv2d extends Module {
   }
 }
 
-/** Stride-1 cross-correlation with zero padding `pad` on every side. */
-function conv(x: tf.Tensor4D, w: tf.Tensor4D, pad: number): tf.Tensor4D {
+/** Stride-1 cross-correlation with zero padding `pad` on every side, plus `bias` if given. */
+function conv(x: tf.Tensor4D, w: tf.Tensor4D, pad: number, bias?: tf.Tensor1D): tf.Tensor4D {
   const k = w.shape[0];
-  if (pad === 0) return tf.conv2d(x, w, 1, 'valid');
-  if (k % 2 === 1 && pad === (k - 1) / 2) return tf.conv2d(x, w, 1, 'same');
-  return tf.conv2d(tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]), w, 1, 'valid');
+  const same = k % 2 === 1 && pad === (k - 1) / 2;
+  const input = pad === 0 || same ? x : tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]);
+  const padding = pad !== 0 && same ? 'same' : 'valid';
+  if (bias === undefined) return tf.conv2d(input, w, 1, padding);
+  return tf.fused.conv2d({ x: input, filter: w, strides: 1, pad: padding, bias });
 }

@@ -57,12 +57,12 @@ function centred(xg: tf.Tensor, eps: number): { xc: tf.Tensor; rstd: tf.Tensor }
 }
 
 /**
- * The mean over axes 1 and 3 as the innermost axis first, then axis 1 of a C/G-times smaller
- * tensor: wasm reduces only innermost axes, so a reduction over [1, 3] first transposes the whole
- * tensor (measured 2.4x slower on [8, 1024, 8, 4]).
+ * The mean over axes 1 and 3 in one reduction: @fewstep/backends' wasm Mean pools axis 1 first
+ * (vectorised over the channels, no copy) and then reduces the C/G channels of a tensor HW times
+ * smaller (innermost first, as stock wasm does, costs a pass over the activation per call).
  */
 function groupMean(t: tf.Tensor): tf.Tensor {
-  return tf.mean(tf.mean(t, 3, true), 1, true);
+  return tf.mean(t, [1, 3], true);
 }
 
 function perChannel(stat: tf.Tensor, channelsPerGroup: number): tf.Tensor {

@@ -11,6 +11,7 @@ import { sliceConfig, splitVConfig, unpackConfig } from './slice';
 import { maxPoolGradConfig, resizeNearestGradConfig } from './pool-resize-grads';
 import { unsortedSegmentSumConfig } from './segment-sum';
 import { tileConfig } from './tile';
+import { meanConfig, sumConfig } from './reduce';
 import { overStock } from './over-stock';
 
 /** Our AddN for a backend: chunks over the stock AddN captured now (before we replace it). */
@@ -47,6 +48,10 @@ export const TRAINING_KERNELS: readonly TrainingKernel[] = [
   // Stock wasm takes a naive loop for transposes and batch > 1 (every dense gradient, attention).
   { kernelName: tf.BatchMatMul, backends: ['wasm'], reason: 'fast', config: batchMatMulConfig },
   { kernelName: tf.Tile, backends: ['wasm'], reason: 'fast', config: tileConfig },
+  // Stock wasm transposes the whole input before any reduction that is not over the innermost
+  // axes (GroupNorm's statistics, every bias gradient): ~20x slower than a pooling pass.
+  { kernelName: tf.Sum, backends: ['wasm'], reason: 'fast', config: sumConfig },
+  { kernelName: tf.Mean, backends: ['wasm'], reason: 'fast', config: meanConfig },
   { kernelName: tf.AddN, backends: ['webgpu'], reason: 'fix', config: addNConfig },
   // Pad of rank > 4: webgl's packed shader does not compile, webgpu's WGSL is invalid (silent garbage).
   { kernelName: tf.PadV2, backends: ['webgl', 'webgpu'], reason: 'fix', config: padConfig },
