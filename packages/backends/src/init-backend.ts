@@ -19,17 +19,14 @@ export interface InitBackendOptions {
    */
   threads?: number | 'auto';
   /**
-   * wasm with threads, Node: 'gate' (default) runs every op on one thread except convs and
-   * matmuls of at least `threadMinFlops` and elementwise / pooling ops of at least
-   * `threadMinElements`, which time themselves both ways per call signature and keep the faster
-   * (threads made small elementwise ops up to 15x slower here); 'stock' leaves tfjs's threading
-   * of every op.
+   * wasm with threads, Node: 'gate' (default): convs and matmuls of at least `threadMinFlops`
+   * time themselves both ways per call signature and keep the faster; every other op runs
+   * threaded while those find threads faster overall, else on one thread (under load, threads
+   * made elementwise ops up to 15x slower here). 'stock' leaves tfjs's threading of every op.
    */
   threadPolicy?: 'gate' | 'stock';
-  /** wasm with the gate: FLOPs under which a conv/matmul call stays on one thread (default 2e6). */
+  /** wasm with the gate: FLOPs under which a conv/matmul call is not timed (default 2e6). */
   threadMinFlops?: number;
-  /** wasm with the gate: elements under which an elementwise call stays on one thread (default 65536). */
-  threadMinElements?: number;
   /** 'auto' only: the candidates, in order (default tensorflow, webgpu, webgl, wasm, cpu). */
   order?: readonly Exclude<BackendChoice, 'auto'>[];
 }
@@ -126,9 +123,6 @@ export async function initBackend(name: BackendChoice = 'auto', opts: InitBacken
   if (opts.threadPolicy !== undefined) check.oneOf('threadPolicy', opts.threadPolicy, ['gate', 'stock'] as const);
   if (opts.threadMinFlops !== undefined && !(opts.threadMinFlops >= 0)) {
     check.fail('threadMinFlops', 'a number >= 0 (Infinity: never threaded)', opts.threadMinFlops);
-  }
-  if (opts.threadMinElements !== undefined && !(opts.threadMinElements >= 0)) {
-    check.fail('threadMinElements', 'a number >= 0 (Infinity: never threaded)', opts.threadMinElements);
   }
   if (opts.wasmPaths !== undefined && typeof opts.wasmPaths !== 'string' && (typeof opts.wasmPaths !== 'object' || opts.wasmPaths === null)) {
     check.fail('wasmPaths', 'a folder prefix or a map from .wasm file name to path', opts.wasmPaths);

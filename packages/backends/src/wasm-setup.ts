@@ -10,7 +10,7 @@ import {
   withNodeWasmThreads,
   type EmscriptenThreads,
 } from './node-wasm-threads';
-import { DEFAULT_MIN_ELEMENTS, DEFAULT_MIN_FLOPS, installThreadGate, type ThreadGate } from './wasm-thread-gate';
+import { DEFAULT_MIN_FLOPS, installThreadGate, type ThreadGate } from './wasm-thread-gate';
 import { threadpoolAddress, ThreadSwitch } from './wasm-threadpool-address';
 
 type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
@@ -85,7 +85,7 @@ export async function activateWasm(plan: WasmPlan, activate: () => Promise<boole
 
 /**
  * Applies the thread policy to the active, threaded wasm backend: in Node the gate (threads only
- * for big conv/matmul/elementwise calls timed faster with them) unless `threadPolicy` is 'stock'. Returns a line
+ * for big conv/matmul calls timed faster with them, and for every other op while they pay) unless `threadPolicy` is 'stock'. Returns a line
  * for the report.
  */
 export async function applyThreadPolicy(plan: WasmPlan, opts: InitBackendOptions): Promise<string> {
@@ -101,9 +101,8 @@ export async function applyThreadPolicy(plan: WasmPlan, opts: InitBackendOptions
   const minFlops = opts.threadMinFlops ?? DEFAULT_MIN_FLOPS;
   // Our Conv2DBackpropInput is stride-1 / polyphase forward convs: the inner Conv2D calls choose.
   const composite = registeredKernels('wasm').filter((k) => k === tf.Conv2DBackpropInput);
-  const minElements = opts.threadMinElements ?? DEFAULT_MIN_ELEMENTS;
-  gate = installThreadGate(sw, 'wasm', minFlops, composite, minElements);
-  return `${threads} threads where timed faster for conv/matmul (>= ${minFlops / 1e6} MFLOP) and elementwise ops (>= ${minElements} elements), 1 thread for every other op`;
+  gate = installThreadGate(sw, 'wasm', minFlops, composite);
+  return `${threads} threads for conv/matmul (>= ${minFlops / 1e6} MFLOP) where timed faster; every other op threaded while those find threads faster overall, else 1 thread`;
 }
 
 /** The thread gate of the active wasm backend, or null where none is installed. */

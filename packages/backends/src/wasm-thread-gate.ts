@@ -2,18 +2,22 @@ import * as tf from '@tensorflow/tfjs';
 import type { ThreadSwitch } from './wasm-threadpool-address';
 
 /**
- * The thread policy for threaded wasm: threads only where they are measured to pay.
+ * The thread policy for threaded wasm: threads where they are measured to pay.
  *
- * Measured on 2 shared vCPUs (docs/benchmarks.md, bench:threads): with the pool, small elementwise
- * ops ran up to 14x slower (Sigmoid of 1e4 elements under load) while big ones ran up to 1.4x
- * faster on a quiet machine; convs and matmuls ran 2x faster or 1.3-2.5x slower at the same size
- * depending on the machine's load. So: every op runs on one thread (the pool pointer NULL, see
- * wasm-threadpool-address.ts), except the conv/matmul kernels of at least `minFlops` and the
- * elementwise / pooling kernels of at least `minElements`, which choose per call signature
- * (kernel, input shapes, attributes: a training step repeats its signatures) by timing
- * themselves: after a warm-up call, calls alternate with and without the pool until each has 3
- * samples; threads win when their median is below; and every 64th call re-times
- * the mode not chosen, so the choice follows the load.
+ * Measured on 2 shared vCPUs (docs/benchmarks.md, bench:threads): under load, elementwise ops ran
+ * up to 14x slower with the pool (Sigmoid of 1e4 elements) and convs and matmuls 1.3-2.5x
+ * slower, while some big convs still gained; on a quiet machine threading every op was fastest.
+ * So the conv/matmul kernels below of at least `minFlops` time themselves per call signature
+ * (kernel, input shapes, attributes: a training step repeats its signatures): after a warm-up
+ * call, calls alternate with and without the pool until each has 3 samples, and every 64th call
+ * re-times the mode not chosen, so the verdicts follow the load. While those calls find threads
+ * faster overall (the sum over signatures of one thread's median minus the threaded one is > 0:
+ * `threadsPay`), every op runs threaded, as stock tfjs does. Otherwise each timed signature runs
+ * as its own medians say, and every other op on one thread (the pool pointer NULL, see
+ * wasm-threadpool-address.ts). Ops are not trusted one signature at a time while threads pay:
+ * at 0.1-10 ms a call, the OS's time slices on a shared machine swamp the differences (one
+ * Multiply signature measured 9x faster threaded, its neighbour 10x slower), and per-signature
+ * choices measured 5-10% slower steps than threading every op on a quiet machine.
  */
 
 /** Where the kernel's FLOPs are estimated from its inputs and attributes. */
@@ -60,26 +64,8 @@ export const GATED_KERNELS: Readonly<Record<string, FlopsOf>> = {
 };
 
 
-/**
- * Stock wasm kernels that XNNPACK may split over the pool, gated by their largest input's size:
- * binary and unary elementwise ops, softmax, pooling, resizing and the data movers. A kernel that does not use the
- * pool times the same both ways, so either choice costs nothing.
- */
-export const ELEMENTWISE_GATED_KERNELS: readonly string[] = [
-  tf.Add, tf.Sub, tf.Multiply, tf.RealDiv, tf.Maximum, tf.Minimum, tf.SquaredDifference,
-  tf.Sigmoid, tf.Square, tf.Sqrt, tf.Rsqrt, tf.Exp, tf.Log, tf.Abs, tf.Neg, tf.Tanh,
-  tf.Relu, tf.Relu6, tf.Elu, tf.LeakyRelu, tf.Prelu, tf.ClipByValue,
-  tf.Softmax, tf.AvgPool, tf.MaxPool, tf.ResizeBilinear, tf.FusedBatchNorm,
-  tf.Transpose, tf.PadV2, tf.Concat, tf.Reverse,
-];
-
-/** Elements of the largest input: the size of an elementwise call. */
-const largestInput: FlopsOf = (inputs) => Math.max(0, ...Object.values(inputs).map((t) => (t == null ? 0 : prod(t.shape))));
-
-/** Gated conv/matmul calls under this many FLOPs stay on one thread (too short to time or to split). */
+/** Gated calls under this many FLOPs are not timed (too short to time reliably): they run as every other op. */
 export const DEFAULT_MIN_FLOPS = 2e6;
-/** Gated elementwise calls under this many elements stay on one thread. */
-export const DEFAULT_MIN_ELEMENTS = 65536;
 /** Samples of each mode before a bucket chooses; re-time the other mode every this many calls. */
 const PROBES = 3;
 const RECHECK = 64;
@@ -90,18 +76,14 @@ const RECHECK = 64;
  */
 const MARGIN = 1;
 
-/**
- * 'gate': the policy; 'all': threads for every op (stock tfjs); 'none': one thread for every op;
- * 'floor': threads for every gated call over its floor, untimed (benchmarks compare the four).
- */
-export type GateMode = 'gate' | 'all' | 'none' | 'floor';
+/** 'gate': the policy; 'all': threads for every op (stock tfjs); 'none': one thread for every op. */
+export type GateMode = 'gate' | 'all' | 'none';
 
 /** One kernel call signature's timings and choice (a training step repeats its signatures). */
 export interface GateBucket {
   kernel: string;
   /** Input shapes and attributes. */
   signature: string;
-  /** FLOPs of a conv/matmul call; elements of an elementwise call's largest input. */
   flops: number;
   calls: number;
   /** Median ms of the last timed calls with threads and without (NaN until timed). */
@@ -113,14 +95,15 @@ export interface GateBucket {
 export interface ThreadGate {
   threads: number;
   minFlops: number;
-  minElements: number;
   /** Gated kernels' calls run so far with and without threads. */
   counts: { threaded: number; single: number };
   /** Current mode (benchmarks compare the three in one process); 'gate' unless changed. */
   mode: GateMode;
   setMode(mode: GateMode): void;
-  /** What each bucket measured and chose. */
+  /** What each bucket (a timed conv/matmul call signature) measured and chose. */
   buckets(): GateBucket[];
+  /** Whether the timed calls find threads faster overall: every other op then runs threaded. */
+  threadsPay(): boolean;
   /** Restores the gated kernels and leaves the pool on (stock tfjs threading). */
   uninstall(): void;
 }
@@ -134,11 +117,12 @@ const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length
 /** Timed calls kept per mode: a median of 5 shrugs off a call the OS descheduled. */
 const KEEP = 5;
 
-/** Whether a bucket's next call runs threaded. */
-function plan(b: Samples): boolean {
+/** Whether a bucket's next call runs threaded (`threadsPay`: the timed calls' overall verdict). */
+function plan(b: Samples, threadsPay: boolean): boolean {
   if (b.calls === 1) return false; // the first call creates XNNPACK's operator: not timed
   if (b.on.length < PROBES || b.off.length < PROBES) return b.on.length < b.off.length;
-  return b.calls % RECHECK === 0 ? !b.threaded : b.threaded;
+  const chosen = threadsPay || b.threaded;
+  return b.calls % RECHECK === 0 ? !chosen : chosen;
 }
 
 /** Records a call's time and re-decides. */
@@ -175,40 +159,41 @@ function bucketTable() {
  * kernels left unwrapped because they run gated kernels inside (our Conv2DBackpropInput runs
  * Conv2D), so that only the inner calls choose and the glue around them stays on one thread.
  */
-export function installThreadGate(
-  sw: ThreadSwitch,
-  backendName: string,
-  minFlops: number,
-  composite: readonly string[] = [],
-  minElements = DEFAULT_MIN_ELEMENTS,
-): ThreadGate {
+export function installThreadGate(sw: ThreadSwitch, backendName: string, minFlops: number, composite: readonly string[] = []): ThreadGate {
   const originals = new Map<string, tf.KernelConfig>();
   const wrappers = new Map<string, tf.KernelFunc>();
   const counts = { threaded: 0, single: 0 };
   const buckets = bucketTable();
   let mode: GateMode = 'gate';
-  const gated: [string, FlopsOf, number][] = [
-    ...Object.entries(GATED_KERNELS).map(([k, f]): [string, FlopsOf, number] => [k, f, minFlops]),
-    ...ELEMENTWISE_GATED_KERNELS.map((k): [string, FlopsOf, number] => [k, largestInput, minElements]),
-  ];
-  for (const [kernelName, flopsOf, floor] of gated) {
+  // The timed buckets' vote: the sum of (one thread's median - the threaded median), in ms.
+  const votes = new Map<Samples, number>();
+  let vote = 0;
+  const recount = (b: Samples) => {
+    const v = Number.isNaN(b.threadedMs) || Number.isNaN(b.singleMs) ? 0 : b.singleMs - b.threadedMs;
+    vote += v - (votes.get(b) ?? 0);
+    votes.set(b, v);
+  };
+  /** The pool's state between gated calls. */
+  const resting = () => (mode === 'gate' ? vote > 0 : mode === 'all');
+  let depth = 0;
+  for (const [kernelName, flopsOf] of Object.entries(GATED_KERNELS)) {
     const config = tf.getKernel(kernelName, backendName);
     if (config === undefined || composite.includes(kernelName)) continue;
     const inner = config.kernelFunc;
     const wrapped: tf.KernelFunc = (args) => {
       const was = sw.on;
       let b: Samples | null = null;
-      let threaded = mode === 'all';
-      if (mode === 'floor') threaded = flopsOf(args.inputs as Record<string, tf.TensorInfo>, args.attrs as Record<string, unknown>) >= floor;
+      let threaded = resting(); // calls under the floor run as every other op
       if (mode === 'gate') {
         const inputs = args.inputs as Record<string, tf.TensorInfo>;
         const flops = flopsOf(inputs, args.attrs as Record<string, unknown>);
-        if (flops >= floor) {
+        if (flops >= minFlops) {
           b = buckets.get(kernelName, flops, inputs, args.attrs);
           b.calls++;
-          threaded = plan(b);
+          threaded = plan(b, vote > 0);
         }
       }
+      depth++;
       sw.set(threaded);
       if (threaded) counts.threaded++;
       else counts.single++;
@@ -217,8 +202,12 @@ export function installThreadGate(
         return inner(args);
       } finally {
         // wasm kernels finish before they return (XNNPACK joins its threads): the time is the op's.
-        if (b !== null) learn(b, threaded, performance.now() - t0);
-        sw.set(was);
+        if (b !== null) {
+          learn(b, threaded, performance.now() - t0);
+          recount(b);
+        }
+        // Inside a composite gated kernel (our BatchMatMul) restore its choice; else the rest.
+        sw.set(--depth > 0 ? was : resting());
       }
     };
     originals.set(kernelName, config);
@@ -230,16 +219,16 @@ export function installThreadGate(
   return {
     threads: sw.threads,
     minFlops,
-    minElements,
     counts,
     get mode() {
       return mode;
     },
     setMode(next: GateMode) {
       mode = next;
-      sw.set(next === 'all' || next === 'floor');
+      sw.set(resting());
     },
     buckets: buckets.list,
+    threadsPay: () => vote > 0,
     uninstall() {
       for (const [kernelName, config] of originals) {
         // Put the original back only where our wrapper is still the registered kernel.
