@@ -12,6 +12,7 @@ import { maxPoolGradConfig, resizeNearestGradConfig } from './pool-resize-grads'
 import { unsortedSegmentSumConfig } from './segment-sum';
 import { tileConfig } from './tile';
 import { meanConfig, sumConfig } from './reduce';
+import { reverseConfig } from './reverse';
 import { overStock } from './over-stock';
 
 /** Our AddN for a backend: chunks over the stock AddN captured now (before we replace it). */
@@ -52,6 +53,8 @@ export const TRAINING_KERNELS: readonly TrainingKernel[] = [
   // axes (GroupNorm's statistics, every bias gradient): ~20x slower than a pooling pass.
   { kernelName: tf.Sum, backends: ['wasm'], reason: 'fast', config: sumConfig },
   { kernelName: tf.Mean, backends: ['wasm'], reason: 'fast', config: meanConfig },
+  // Stock wasm's Reverse is a per-element loop: 20x a copy for a conv filter's flip.
+  { kernelName: tf.Reverse, backends: ['wasm'], reason: 'fast', config: reverseConfig },
   { kernelName: tf.AddN, backends: ['webgpu'], reason: 'fix', config: addNConfig },
   // Pad of rank > 4: webgl's packed shader does not compile, webgpu's WGSL is invalid (silent garbage).
   { kernelName: tf.PadV2, backends: ['webgl', 'webgpu'], reason: 'fix', config: padConfig },
