@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { registerTrainingKernels, unregisterTrainingKernels } from '@fewstep/backends';
 import { expectNoBackendLeak, onBackend, relError, seeded } from './helpers';
 
-describe('Tile (wasm, by concatenation)', () => {
+describe('Tile (wasm, in place on the heap)', () => {
   beforeAll(() => {
     registerTrainingKernels('wasm');
   });
@@ -17,7 +17,7 @@ describe('Tile (wasm, by concatenation)', () => {
     { shape: [2, 3], reps: [1, 1] },
     { shape: [2, 3, 4, 5], reps: [1, 2, 3, 1] },
     { shape: [2, 1, 3, 1, 2], reps: [2, 3, 1, 2, 1] },
-    // at least STOCK_MAX_OUT outputs: the concatenation path
+    // bigger results: whole rows copied at once
     { shape: [16, 16, 4, 8], reps: [1, 1, 2, 2] },
     { shape: [64, 70], reps: [2, 1] },
     { shape: [3, 1, 5, 1, 9], reps: [2, 4, 1, 8, 1] },
