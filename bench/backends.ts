@@ -196,6 +196,30 @@ const MEMS: MemCase[] = [
       tf.engine().runKernel('ResizeNearestNeighborGrad', { images, dy }, { alignCorners: false, halfPixelCenters: false } as never) as tf.Tensor,
   },
   {
+    name: 'Sum over the middle axis of [16, 1024, 64] (GroupNorm statistics)',
+    outSize: 16 * 64,
+    make: () => [tf.randomNormal([16, 1024, 64])],
+    run: ([x]) => tf.sum(x, 1),
+  },
+  {
+    name: 'Sum over [0, 1, 2] of [16, 32, 32, 64] (a conv bias gradient)',
+    outSize: 64,
+    make: () => [tf.randomNormal([16, 32, 32, 64])],
+    run: ([x]) => tf.sum(x, [0, 1, 2]),
+  },
+  {
+    name: 'Reverse [3, 3, 64, 64] on [0, 1] (a conv filter flip)',
+    outSize: 3 * 3 * 64 * 64,
+    make: () => [tf.randomNormal([3, 3, 64, 64])],
+    run: ([f]) => tf.reverse(f, [0, 1]),
+  },
+  {
+    name: 'Tile [16, 1, 1, 64] x [1, 32, 32, 1]',
+    outSize: 16 * 32 * 32 * 64,
+    make: () => [tf.randomNormal([16, 1, 1, 64])],
+    run: ([x]) => tf.tile(x, [1, 32, 32, 1]),
+  },
+  {
     name: 'UnsortedSegmentSum 1024x64 -> 512 rows',
     outSize: 512 * 64,
     make: () => [tf.randomNormal([1024, 64]), tf.randomUniformInt([1024], 0, 512)],

@@ -18,7 +18,7 @@ const ROUNDS = QUICK ? 1 : 4;
 const STEP_BATCH = QUICK ? 2 : 8;
 const TIMED_STEPS = QUICK ? 1 : 2;
 /** Untimed steps before the gate's timed ones (other modes: 1). */
-const GATE_WARMUP = QUICK ? 1 : 3;
+const GATE_WARMUP = QUICK ? 1 : 8;
 const f1 = (v: number) => v.toFixed(1);
 const f2 = (v: number) => v.toFixed(2);
 const f3 = (v: number) => v.toFixed(3);
@@ -156,6 +156,7 @@ function stepTimer() {
 }
 
 let lastBuckets: GateBucket[] = [];
+let lastThreadsPay = false;
 
 type StepMode = '1 thread (SIMD build)' | `2 threads, ${GateMode}`;
 
@@ -177,7 +178,7 @@ async function steps(): Promise<Map<StepMode, number[]>> {
     const s = stepTimer();
     for (const mode of ['gate', 'all', 'none'] as const) {
       gate.setMode(mode);
-      // The gate times each call signature 7 times before it chooses (a signature runs 1-8
+      // The gate times each call signature 7 times before it decides (a signature runs 1-8
       // times per step): its warm-up is the steps it takes to learn, as in a training run.
       for (let i = 0; i < (mode === 'gate' ? GATE_WARMUP : 1); i++) s.step();
       for (let i = 0; i < TIMED_STEPS; i++) add(`2 threads, ${mode}`, s.step());
@@ -185,6 +186,7 @@ async function steps(): Promise<Map<StepMode, number[]>> {
     gate.setMode('gate');
     s.dispose();
     lastBuckets = gate.buckets();
+    lastThreadsPay = gate.threadsPay();
   };
   for (let r = 0; r < ROUNDS; r++) {
     for (const block of r % 2 === 0 ? [oneThread, twoThreads] : [twoThreads, oneThread]) await block();
@@ -220,17 +222,17 @@ async function main() {
     log(`| ${mode === '2 threads, gate' ? '**2 threads, gate (default)**' : mode === '2 threads, all' ? '2 threads for every op (stock tfjs)' : mode === '2 threads, none' ? '2 threads\' build, pool off' : mode} | ${f1(ms)} | ${f2((STEP_BATCH * 1000) / ms)} | ${f2(base / ms)}x |`);
   }
   log();
-  log(`What the gate measured and chose in the last 2-thread block's steps: the 25 call signatures with the most time (calls under ${gate.minFlops / 1e6} MFLOP always run on 1 thread):`);
+  log(`What the gate measured in the last 2-thread block's steps: the 25 timed call signatures with the most time, each with its own verdict (calls under ${gate.minFlops / 1e6} MFLOP are not timed). Overall verdict at the end (\`threadsPay()\`): ${lastThreadsPay ? 'threads pay, so every op ran threaded' : 'threads do not pay, so each signature ran as its own verdict says and every other op on 1 thread'}.`);
   log();
   const chosen = lastBuckets.filter((b) => b.threaded).length;
-  log('| kernel | inputs, attributes | MFLOP | calls | ms threaded | ms 1 thread | runs on |');
+  log('| kernel | inputs, attributes | MFLOP | calls | ms threaded | ms 1 thread | own verdict |');
   log('| --- | --- | --- | --- | --- | --- | --- |');
   const cost = (b: GateBucket) => b.calls * Math.min(b.threadedMs, b.singleMs);
   for (const b of [...lastBuckets].sort((x, y) => cost(y) - cost(x)).slice(0, 25)) {
     log(`| ${b.kernel} | \`${b.signature.replace(/"/g, '')}\` | ${f1(b.flops / 1e6)} | ${b.calls} | ${f3(b.threadedMs)} | ${f3(b.singleMs)} | ${b.threaded ? '2 threads' : '1 thread'} |`);
   }
   log();
-  log(`${lastBuckets.length} gated call signatures in all; ${chosen} chose 2 threads.`);
+  log(`${lastBuckets.length} timed call signatures in all; ${chosen} found 2 threads faster on their own.`);
   log();
   log(`Load average ${loadavg().map(f1).join(' / ')} at the end. The machine is shared: compare ratios within this run, not absolute figures across runs.`);
   writeBenchmarkSection('threads', 'wasm threads in Node: per-op times and a training step (`npm run bench:threads`)', lines.join('\n'));

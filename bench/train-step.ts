@@ -16,8 +16,9 @@ import { ddpmpp, type SongUNet } from '@fewstep/nn';
 
 const QUICK = process.env.FEWSTEP_BENCH_QUICK === '1';
 const TRAIN_BATCH = QUICK ? 4 : 16;
-const WARMUP = 2;
-const TIMED = QUICK ? 2 : 5;
+/** Warm-up steps: the thread gate times each call signature ~7 times before it decides. */
+const WARMUP = QUICK ? 2 : 8;
+const TIMED = QUICK ? 2 : 7;
 const SAMPLE_BATCH = QUICK ? 8 : 32;
 /** The profiled step's batch (profiling is slow; kernel shares barely move with the batch). */
 const PROFILE_BATCH = QUICK ? 4 : 8;
