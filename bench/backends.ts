@@ -220,6 +220,12 @@ const MEMS: MemCase[] = [
     run: ([x]) => tf.tile(x, [1, 32, 32, 1]),
   },
   {
+    name: 'GatherV2 of 128 rows of [60000, 784] (a training batch of MNIST)',
+    outSize: 128 * 784,
+    make: () => [tf.randomNormal([60000, 784]), tf.tensor1d(Array.from({ length: 128 }, (_, i) => (i * 7919) % 60000), 'int32')],
+    run: ([x, idx]) => tf.gather(x, idx as tf.Tensor1D),
+  },
+  {
     name: 'UnsortedSegmentSum 1024x64 -> 512 rows',
     outSize: 512 * 64,
     make: () => [tf.randomNormal([1024, 64]), tf.randomUniformInt([1024], 0, 512)],

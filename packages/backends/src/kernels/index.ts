@@ -13,6 +13,7 @@ import { unsortedSegmentSumConfig } from './segment-sum';
 import { tileConfig } from './tile';
 import { meanConfig, sumConfig } from './reduce';
 import { reverseConfig } from './reverse';
+import { gatherConfig } from './gather';
 import { overStock } from './over-stock';
 
 /** Our AddN for a backend: chunks over the stock AddN captured now (before we replace it). */
@@ -55,6 +56,8 @@ export const TRAINING_KERNELS: readonly TrainingKernel[] = [
   { kernelName: tf.Mean, backends: ['wasm'], reason: 'fast', config: meanConfig },
   // Stock wasm's Reverse is a per-element loop: 20x a copy for a conv filter's flip.
   { kernelName: tf.Reverse, backends: ['wasm'], reason: 'fast', config: reverseConfig },
+  // Stock wasm's GatherV2 is a per-element loop (~30x a copy): a dataset's batches, embeddings.
+  { kernelName: tf.GatherV2, backends: ['wasm'], reason: 'fast', config: gatherConfig },
   { kernelName: tf.AddN, backends: ['webgpu'], reason: 'fix', config: addNConfig },
   // Pad of rank > 4: webgl's packed shader does not compile, webgpu's WGSL is invalid (silent garbage).
   { kernelName: tf.PadV2, backends: ['webgl', 'webgpu'], reason: 'fix', config: padConfig },
