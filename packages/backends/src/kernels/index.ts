@@ -14,6 +14,7 @@ import { tileConfig } from './tile';
 import { meanConfig, sumConfig } from './reduce';
 import { reverseConfig } from './reverse';
 import { gatherConfig } from './gather';
+import { stridedSliceConfig } from './strided-slice';
 import { overStock } from './over-stock';
 
 /** Our AddN for a backend: chunks over the stock AddN captured now (before we replace it). */
@@ -58,6 +59,8 @@ export const TRAINING_KERNELS: readonly TrainingKernel[] = [
   { kernelName: tf.Reverse, backends: ['wasm'], reason: 'fast', config: reverseConfig },
   // Stock wasm's GatherV2 is a per-element loop (~30x a copy): a dataset's batches, embeddings.
   { kernelName: tf.GatherV2, backends: ['wasm'], reason: 'fast', config: gatherConfig },
+  // Stock wasm's general StridedSlice: a per-element loop, and float32 output for int32 input.
+  { kernelName: tf.StridedSlice, backends: ['wasm'], reason: 'fix', config: stridedSliceConfig },
   { kernelName: tf.AddN, backends: ['webgpu'], reason: 'fix', config: addNConfig },
   // Pad of rank > 4: webgl's packed shader does not compile, webgpu's WGSL is invalid (silent garbage).
   { kernelName: tf.PadV2, backends: ['webgl', 'webgpu'], reason: 'fix', config: padConfig },
