@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { registerTrainingKernels, unregisterTrainingKernels } from '@fewstep/backends';
-import { reverseRuns } from '../src/kernels/reverse';
+import { axisRuns } from '../src/kernels/heap-copy';
 import { expectNoBackendLeak, onBackend, seeded } from './helpers';
 
 describe('Reverse (wasm, in place on the heap)', () => {
@@ -12,9 +12,9 @@ describe('Reverse (wasm, in place on the heap)', () => {
     unregisterTrainingKernels();
   });
 
-  test('reverseRuns merges adjacent axes of the same kind and drops size-1 axes', () => {
-    expect(reverseRuns([3, 3, 64, 64], [0, 1])).toEqual([{ size: 9, reversed: true }, { size: 4096, reversed: false }]);
-    expect(reverseRuns([2, 1, 5, 4], [1, 3])).toEqual([{ size: 10, reversed: false }, { size: 4, reversed: true }]);
+  test('axisRuns merges adjacent axes of the same kind and drops size-1 axes', () => {
+    expect(axisRuns([3, 3, 64, 64], [0, 1])).toEqual([{ size: 9, marked: true }, { size: 4096, marked: false }]);
+    expect(axisRuns([2, 1, 5, 4], [1, 3])).toEqual([{ size: 10, marked: false }, { size: 4, marked: true }]);
   });
 
   // A conv filter's flip, innermost axes, every axis, axes apart, rank 5, size-1 axes, short and

@@ -1,19 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
-import { overStock, type WasmHeap } from './over-stock';
-
-type Values = Float32Array | Int32Array | Uint8Array;
-
-/** Slices shorter than this are copied element by element (a subarray + set costs ~100 ns). */
-const SET_MIN_RUN = 32;
+import { copyRun, wasmHeap, type HeapValues } from './heap-copy';
+import { overStock } from './over-stock';
 
 /**
  * out[b, o, i, :] = x[b, o, indices[b, i], :] over tfjs's flattened gather shapes (batch, outer,
  * dim, slice sizes), each slice copied whole.
  */
 export function copyGathered(
-  src: Values,
+  src: HeapValues,
   indices: Int32Array,
-  dst: Values,
+  dst: HeapValues,
   { batchSize, outerSize, dimSize, sliceSize }: { batchSize: number; outerSize: number; dimSize: number; sliceSize: number },
 ): void {
   const perBatch = indices.length / batchSize;
@@ -23,8 +19,7 @@ export function copyGathered(
       const base = (b * outerSize + outer) * dimSize;
       for (let i = 0; i < perBatch; i++) {
         const s = (base + indices[b * perBatch + i]) * sliceSize;
-        if (sliceSize >= SET_MIN_RUN) dst.set(src.subarray(s, s + sliceSize), o);
-        else for (let j = 0; j < sliceSize; j++) dst[o + j] = src[s + j];
+        copyRun(src, dst, s, o, sliceSize);
         o += sliceSize;
       }
     }
@@ -39,10 +34,8 @@ export function copyGathered(
 export function gatherConfig(backendName: string): tf.KernelConfig {
   return overStock(tf.GatherV2, backendName, (args, stock) => {
     const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
-    const heap = args.backend as unknown as Partial<WasmHeap>;
-    if (x.dtype === 'string' || indices.dtype !== 'int32' || typeof heap.typedArrayFromHeap !== 'function' || typeof heap.makeOutput !== 'function') {
-      return stock.kernelFunc(args);
-    }
+    const heap = wasmHeap(args.backend, x);
+    if (heap === null || indices.dtype !== 'int32') return stock.kernelFunc(args);
     const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
     const parsedAxis = tf.util.parseAxisParam(axis, x.shape)[0];
     const idx = heap.typedArrayFromHeap(indices) as Int32Array;

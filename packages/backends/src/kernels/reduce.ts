@@ -1,26 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { KernelRunner, makeOutput } from '../kernel-runner';
+import { axisRuns } from './heap-copy';
 import { overStock } from './over-stock';
 
 type TensorInfo = tf.TensorInfo;
 
-/** A run of adjacent dimensions that are all reduced or all kept. */
-interface Segment {
-  size: number;
-  reduced: boolean;
-}
-
-/** The shape as alternating kept / reduced segments (size-1 dimensions dropped). */
-export function reductionSegments(shape: readonly number[], axes: readonly number[]): Segment[] {
-  const out: Segment[] = [];
-  shape.forEach((size, axis) => {
-    if (size === 1) return;
-    const reduced = axes.includes(axis);
-    const last = out[out.length - 1];
-    if (last !== undefined && last.reduced === reduced) last.size *= size;
-    else out.push({ size, reduced });
-  });
-  return out;
+/** The shape as alternating kept / reduced runs (size-1 dimensions dropped). */
+export function reductionSegments(shape: readonly number[], axes: readonly number[]): { size: number; reduced: boolean }[] {
+  return axisRuns(shape, axes).map(({ size, marked }) => ({ size, reduced: marked }));
 }
 
 /**

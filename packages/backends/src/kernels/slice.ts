@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { copyStrided, wasmHeap } from './heap-copy';
 import { overStock, type WasmHeap } from './over-stock';
 
 /**
@@ -27,39 +28,6 @@ export function mergeSliceDims(
   return out;
 }
 
-/** Runs shorter than this are copied element by element (a subarray + set costs ~100 ns). */
-const SET_MIN_RUN = 32;
-
-/**
- * Copies the slice (over merged dimensions: `shape`, `begin`, `size`) of `src` into `dst`, run
- * by run along the last dimension.
- */
-export function copySlice(
-  src: Float32Array | Int32Array | Uint8Array,
-  dst: Float32Array | Int32Array | Uint8Array,
-  m: { shape: number[]; begin: number[]; size: number[] },
-): void {
-  const rank = m.shape.length;
-  const strides = new Array<number>(rank).fill(1);
-  for (let d = rank - 2; d >= 0; d--) strides[d] = strides[d + 1] * m.shape[d + 1];
-  const run = m.size[rank - 1];
-  const outer = m.size.slice(0, -1);
-  const count = outer.reduce((a, b) => a * b, 1);
-  const idx = new Array<number>(rank - 1).fill(0);
-  let o = 0;
-  for (let c = 0; c < count; c++) {
-    let s = m.begin[rank - 1];
-    for (let d = 0; d < rank - 1; d++) s += (m.begin[d] + idx[d]) * strides[d];
-    if (run >= SET_MIN_RUN) dst.set(src.subarray(s, s + run), o);
-    else for (let j = 0; j < run; j++) dst[o + j] = src[s + j];
-    o += run;
-    for (let d = rank - 2; d >= 0; d--) {
-      if (++idx[d] < outer[d]) break;
-      idx[d] = 0;
-    }
-  }
-}
-
 /**
  * Slice for wasm. The stock kernel first copies the WHOLE input out of the heap (readSync), then
  * copies each innermost run with a subarray + set: slicing one matrix out of a batch of 8 costs
@@ -84,14 +52,12 @@ function heapSlice(heap: WasmHeap, x: tf.TensorInfo, begin: number[], size: numb
   // Views after makeOutput: an allocation may grow the heap and detach older views.
   const src = heap.typedArrayFromHeap(x);
   const dst = heap.typedArrayFromHeap(out);
-  copySlice(src, dst, mergeSliceDims(x.shape, begin, size));
+  const m = mergeSliceDims(x.shape, begin, size);
+  copyStrided(src, dst, m.shape, m.begin, m.shape.map(() => 1), m.size);
   return out;
 }
 
-const hasHeap = (backend: unknown, x: tf.TensorInfo): boolean => {
-  const heap = backend as Partial<WasmHeap>;
-  return x.dtype !== 'string' && typeof heap.typedArrayFromHeap === 'function' && typeof heap.makeOutput === 'function';
-};
+const hasHeap = (backend: unknown, x: tf.TensorInfo): boolean => wasmHeap(backend, x) !== null;
 
 /**
  * Unpack (tf.unstack) and SplitV (tf.split) for wasm: the stock kernels call the stock slice

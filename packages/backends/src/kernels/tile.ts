@@ -1,18 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
-import { overStock, type WasmHeap } from './over-stock';
+import { copyRun, wasmHeap, type HeapValues } from './heap-copy';
+import { overStock } from './over-stock';
 
 type TensorInfo = tf.TensorInfo;
-type Values = Float32Array | Int32Array | Uint8Array;
-
-/** Rows shorter than this are copied element by element (a subarray + set costs ~100 ns). */
-const SET_MIN_RUN = 32;
 
 /**
  * Writes x (shape `shape`) tiled `reps` times into `dst`, row by row along the last axis: each
  * output row is the matching input row (indices modulo the input shape) repeated reps[last]
  * times.
  */
-export function copyTiled(src: Values, dst: Values, shape: readonly number[], reps: readonly number[]): void {
+export function copyTiled(src: HeapValues, dst: HeapValues, shape: readonly number[], reps: readonly number[]): void {
   const rank = shape.length;
   const row = shape[rank - 1];
   const outShape = shape.map((d, i) => d * reps[i]);
@@ -25,8 +22,7 @@ export function copyTiled(src: Values, dst: Values, shape: readonly number[], re
     let s = 0;
     for (let d = 0; d < rank - 1; d++) s += (idx[d] % shape[d]) * strides[d];
     for (let k = 0; k < reps[rank - 1]; k++) {
-      if (row >= SET_MIN_RUN) dst.set(src.subarray(s, s + row), o);
-      else for (let j = 0; j < row; j++) dst[o + j] = src[s + j];
+      copyRun(src, dst, s, o, row);
       o += row;
     }
     for (let d = rank - 2; d >= 0; d--) {
@@ -45,10 +41,8 @@ export function tileConfig(backendName: string): tf.KernelConfig {
   return overStock(tf.Tile, backendName, ({ inputs, backend, attrs }, stock) => {
     const { x } = inputs as { x: TensorInfo };
     const { reps } = attrs as unknown as { reps: number[] };
-    const heap = backend as unknown as Partial<WasmHeap>;
-    if (x.dtype === 'string' || x.shape.length === 0 || typeof heap.typedArrayFromHeap !== 'function' || typeof heap.makeOutput !== 'function') {
-      return stock.kernelFunc({ inputs, backend, attrs }) as TensorInfo;
-    }
+    const heap = wasmHeap(backend, x);
+    if (heap === null || x.shape.length === 0) return stock.kernelFunc({ inputs, backend, attrs }) as TensorInfo;
     const out = heap.makeOutput(x.shape.map((d, i) => d * reps[i]), x.dtype);
     if (out.shape.some((d) => d === 0)) return out;
     // Views after makeOutput: an allocation may grow the heap and detach older views.
