@@ -94,7 +94,7 @@ export async function applyThreadPolicy(plan: WasmPlan, opts: InitBackendOptions
   if (opts.threadPolicy === 'stock') return `${threads} threads for every op (stock policy)`;
   const bytes = await threadedBinary(plan, opts);
   if (bytes === null && plan.dir === null) {
-    return `${threads} threads for every op (stock policy: the gate needs wasmPaths in a browser, to read the .wasm file)`;
+    return `${threads} threads for every op (stock policy: the gate reads the threaded .wasm file, and neither wasmPaths nor the page's resource timing gave its URL)`;
   }
   const sw = ThreadSwitch.create(wasmModule() as never, bytes === null ? null : threadpoolAddress(bytes));
   if (typeof sw === 'string') return `${threads} threads for every op (no gate: ${sw})`;
@@ -136,7 +136,7 @@ function wasmModule(): unknown {
 async function threadedBinary(plan: WasmPlan, opts: InitBackendOptions): Promise<Uint8Array | null> {
   const paths = opts.wasmPaths;
   const named = typeof paths === 'string' ? `${paths}${THREADED_BINARY}` : paths?.[THREADED_BINARY];
-  const file = named ?? (plan.dir === null ? null : `${plan.dir}/dist/${THREADED_BINARY}`);
+  const file = named ?? (plan.dir === null ? loadedBinaryUrl() : `${plan.dir}/dist/${THREADED_BINARY}`);
   if (file === null) return null;
   try {
     const req = await nodeRequire();
@@ -146,6 +146,17 @@ async function threadedBinary(plan: WasmPlan, opts: InitBackendOptions): Promise
   } catch {
     return null;
   }
+}
+
+/**
+ * In a browser without `wasmPaths`: the URL tfjs loaded the threaded binary from, as the page's
+ * resource timing recorded it (fetching it again hits the browser's cache).
+ */
+function loadedBinaryUrl(): string | null {
+  const perf = (globalThis as { performance?: { getEntriesByType?: (t: string) => { name: string }[] } }).performance;
+  const entries = typeof perf?.getEntriesByType === 'function' ? perf.getEntriesByType('resource') : [];
+  const hit = entries.filter((e) => e.name.split('?')[0].endsWith(`/${THREADED_BINARY}`)).pop();
+  return hit?.name ?? null;
 }
 
 async function nodePackageDir(name: string): Promise<string | null> {

@@ -30,7 +30,25 @@ async function main() {
     }
     relError[mode] = err / max;
   }
-  return { isolated: self.crossOriginIsolated, threads: r.threads, threadPolicy: r.threadPolicy, reason: r.reason, relError, gated: gate?.counts ?? null };
+  // Without wasmPaths the gate finds the binary tfjs loaded in the page's resource timing.
+  const again = await initBackend('wasm', { threads: 2 });
+  const regated = wasmThreadGate();
+  let withoutPaths = 1;
+  if (regated !== null) {
+    let wasm = await run();
+    for (let k = 1; k < 8; k++) wasm = await run();
+    let err = 0;
+    let max = 0;
+    for (let i = 0; i < cpu.length; i++) {
+      err = Math.max(err, Math.abs(wasm[i] - cpu[i]));
+      max = Math.max(max, Math.abs(cpu[i]));
+    }
+    withoutPaths = err / max;
+  }
+  return {
+    isolated: self.crossOriginIsolated, threads: r.threads, threadPolicy: r.threadPolicy, reason: r.reason, relError, gated: gate?.counts ?? null,
+    withoutWasmPaths: { threadPolicy: again.threadPolicy, gated: regated?.counts ?? null, relError: withoutPaths },
+  };
 }
 
 main().then(
