@@ -84,9 +84,9 @@ export async function activateWasm(plan: WasmPlan, activate: () => Promise<boole
 }
 
 /**
- * Applies the thread policy to the active, threaded wasm backend: in Node the gate (threads only
- * for big conv/matmul calls timed faster with them, and for every other op while they pay) unless `threadPolicy` is 'stock'. Returns a line
- * for the report.
+ * Applies the thread policy to the active, threaded wasm backend: the gate (threads for big
+ * conv/matmul calls timed faster with them, and for every other op while they pay) unless
+ * `threadPolicy` is 'stock'. Returns a line for the report.
  */
 export async function applyThreadPolicy(plan: WasmPlan, opts: InitBackendOptions): Promise<string> {
   const threads = await wasmThreads();

@@ -69,12 +69,6 @@ export const DEFAULT_MIN_FLOPS = 2e6;
 /** Samples of each mode before a bucket chooses; re-time the other mode every this many calls. */
 const PROBES = 3;
 const RECHECK = 64;
-/**
- * Threads are chosen when their median x MARGIN is below one thread's. 1, not a safety margin
- * below 1: a probe with threads follows calls without them, so it pays for waking the pool's
- * workers, which a run of threaded calls does not (a margin of 0.95 measured 3-6% slower steps).
- */
-const MARGIN = 1;
 
 /** 'gate': the policy; 'all': threads for every op (stock tfjs); 'none': one thread for every op. */
 export type GateMode = 'gate' | 'all' | 'none';
@@ -111,6 +105,8 @@ export interface ThreadGate {
 interface Samples extends GateBucket {
   on: number[];
   off: number[];
+  /** This bucket's share of the gate's vote: singleMs - threadedMs once both are timed, else 0. */
+  vote: number;
 }
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
@@ -133,7 +129,10 @@ function learn(b: Samples, threaded: boolean, ms: number): void {
   if (list.length > KEEP) list.shift();
   b.threadedMs = b.on.length ? median(b.on) : NaN;
   b.singleMs = b.off.length ? median(b.off) : NaN;
-  if (b.on.length >= PROBES && b.off.length >= PROBES) b.threaded = b.threadedMs < MARGIN * b.singleMs;
+  // No margin in favour of one thread: a probe with threads follows calls without them and pays
+  // for waking the pool's workers, which a run of threaded calls does not (a 5% margin measured
+  // 3-6% slower steps).
+  if (b.on.length >= PROBES && b.off.length >= PROBES) b.threaded = b.threadedMs < b.singleMs;
 }
 
 function bucketTable() {
@@ -144,12 +143,12 @@ function bucketTable() {
     const id = `${kernel} ${signature}`;
     let b = table.get(id);
     if (b === undefined) {
-      b = { kernel, signature, flops, calls: 0, threadedMs: NaN, singleMs: NaN, threaded: false, on: [], off: [] };
+      b = { kernel, signature, flops, calls: 0, threadedMs: NaN, singleMs: NaN, threaded: false, on: [], off: [], vote: 0 };
       table.set(id, b);
     }
     return b;
   };
-  const list = (): GateBucket[] => [...table.values()].map(({ on: _on, off: _off, ...b }) => ({ ...b }));
+  const list = (): GateBucket[] => [...table.values()].map(({ on: _on, off: _off, vote: _vote, ...b }) => ({ ...b }));
   return { get, list };
 }
 
@@ -165,13 +164,13 @@ export function installThreadGate(sw: ThreadSwitch, backendName: string, minFlop
   const counts = { threaded: 0, single: 0 };
   const buckets = bucketTable();
   let mode: GateMode = 'gate';
-  // The timed buckets' vote: the sum of (one thread's median - the threaded median), in ms.
-  const votes = new Map<Samples, number>();
+  // The timed buckets' vote: the sum of (one thread's median - the threaded median), in ms,
+  // kept as a running total of each bucket's share.
   let vote = 0;
   const recount = (b: Samples) => {
-    const v = Number.isNaN(b.threadedMs) || Number.isNaN(b.singleMs) ? 0 : b.singleMs - b.threadedMs;
-    vote += v - (votes.get(b) ?? 0);
-    votes.set(b, v);
+    const share = Number.isNaN(b.threadedMs) || Number.isNaN(b.singleMs) ? 0 : b.singleMs - b.threadedMs;
+    vote += share - b.vote;
+    b.vote = share;
   };
   /** The pool's state between gated calls. */
   const resting = () => (mode === 'gate' ? vote > 0 : mode === 'all');

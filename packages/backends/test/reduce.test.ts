@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { registerTrainingKernels, unregisterTrainingKernels } from '@fewstep/backends';
-import { reductionSegments } from '../src/kernels/reduce';
+import { axisRuns } from '../src/kernels/heap-copy';
 import { expectNoBackendLeak, onBackend, relError, seeded } from './helpers';
 
 /** Sum / mean over `axes` in float64, from the float32 inputs (the reference cpu cannot give). */
@@ -31,15 +31,15 @@ describe('Sum and Mean (wasm, without the transpose)', () => {
     unregisterTrainingKernels();
   });
 
-  test('reductionSegments merges runs and drops size-1 dimensions', () => {
-    expect(reductionSegments([16, 1024, 32, 2], [1, 3])).toEqual([
-      { size: 16, reduced: false },
-      { size: 1024, reduced: true },
-      { size: 32, reduced: false },
-      { size: 2, reduced: true },
+  test('axisRuns splits a reduction into kept / reduced runs (size-1 dimensions dropped)', () => {
+    expect(axisRuns([16, 1024, 32, 2], [1, 3])).toEqual([
+      { size: 16, marked: false },
+      { size: 1024, marked: true },
+      { size: 32, marked: false },
+      { size: 2, marked: true },
     ]);
-    expect(reductionSegments([8, 4, 4, 64], [0, 1, 2])).toEqual([{ size: 128, reduced: true }, { size: 64, reduced: false }]);
-    expect(reductionSegments([3, 1, 5], [1])).toEqual([{ size: 15, reduced: false }]);
+    expect(axisRuns([8, 4, 4, 64], [0, 1, 2])).toEqual([{ size: 128, marked: true }, { size: 64, marked: false }]);
+    expect(axisRuns([3, 1, 5], [1])).toEqual([{ size: 15, marked: false }]);
   });
 
   // Middle axes (pooled), innermost runs (stock, in place), both, everything, leading axes,

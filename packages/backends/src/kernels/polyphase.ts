@@ -64,7 +64,7 @@ export function polyphaseInputGrad(
       if (pr.taps === 0 || pc.taps === 0) {
         out = r.run('Fill', {}, { shape: [n, ha, wa, ci], value: 0, dtype: 'float32' });
       } else {
-        const sub = everyOtherTap(r, wf, pr, pc, [sh, sw]);
+        const sub = phaseTaps(r, wf, pr, pc, [sh, sw]);
         out = convWithPads(r, 'Conv2D', dy, sub, [1, 1], pr.pad, pc.pad, ha, wa);
       }
       parts.push(r.reshape(out, [n, ha, wa, 1, ci]));
@@ -82,7 +82,7 @@ export function polyphaseInputGrad(
  * whole [Co, Ci] blocks (contiguous) and concats. Stock wasm's StridedSlice took 4.2 ms for this
  * on a 3x3x64x64 filter (~110 ns per element), 4 times per stride-2 input gradient.
  */
-function everyOtherTap(r: KernelRunner, wf: TensorInfo, pr: Phase, pc: Phase, [sh, sw]: [number, number]): TensorInfo {
+function phaseTaps(r: KernelRunner, wf: TensorInfo, pr: Phase, pc: Phase, [sh, sw]: [number, number]): TensorInfo {
   const [, , co, ci] = wf.shape;
   const rows: TensorInfo[] = [];
   for (let i = 0; i < pr.taps; i++) {

@@ -5,11 +5,6 @@ import { overStock } from './over-stock';
 
 type TensorInfo = tf.TensorInfo;
 
-/** The shape as alternating kept / reduced runs (size-1 dimensions dropped). */
-export function reductionSegments(shape: readonly number[], axes: readonly number[]): { size: number; reduced: boolean }[] {
-  return axisRuns(shape, axes).map(({ size, marked }) => ({ size, reduced: marked }));
-}
-
 /**
  * Sum or mean (`kind`) of float32 `x` over `axes`, flattened to the kept sizes in order. Stock wasm
  * reduces only innermost axes: any other reduction first transposes the whole tensor (the middle
@@ -26,12 +21,12 @@ export function reduceWithoutTranspose(
   kind: 'sum' | 'mean',
   stock: tf.KernelConfig,
 ): TensorInfo {
-  let segments = reductionSegments(x.shape, axes);
+  let segments = axisRuns(x.shape, axes); // kept / reduced (marked) runs
   let y = r.reshape(x, [segments.reduce((a, s) => a * s.size, 1)]);
   let pooledCount = 1;
   for (let i = segments.length - 2; i >= 0; i--) {
     const seg = segments[i];
-    if (!seg.reduced) continue;
+    if (!seg.marked) continue;
     const inner = segments.slice(i + 1).reduce((a, s) => a * s.size, 1);
     const outer = y.shape[0] / (seg.size * inner);
     const pooled = r.run('AvgPool', { x: r.reshape(y, [outer, seg.size, 1, inner]) }, { filterSize: [seg.size, 1], strides: [1, 1], pad: 'valid' });
@@ -40,7 +35,7 @@ export function reduceWithoutTranspose(
     segments = [...segments.slice(0, i), ...segments.slice(i + 1)];
   }
   const last = segments[segments.length - 1];
-  if (last?.reduced) {
+  if (last?.marked) {
     const rows = r.reshape(y, [y.shape[0] / last.size, last.size]);
     y = r.track(stock.kernelFunc({ inputs: { x: rows }, attrs: { axis: [1], keepDims: false }, backend: r.backend }) as TensorInfo);
   }
@@ -54,13 +49,8 @@ export function reduceWithoutTranspose(
 /** Whether a reduction of `x` over `axes` takes the path above (float32, a non-innermost run). */
 function worthIt(x: TensorInfo, axes: readonly number[]): boolean {
   if (x.dtype !== 'float32' || x.shape.some((d) => d === 0)) return false;
-  const segments = reductionSegments(x.shape, axes);
-  return segments.some((s, i) => s.reduced && i < segments.length - 1);
-}
-
-function normalisedAxes(axis: number | number[] | undefined, rank: number): number[] {
-  const list = axis === undefined ? Array.from({ length: rank }, (_, i) => i) : Array.isArray(axis) ? axis : [axis];
-  return list.map((a) => (a < 0 ? a + rank : a));
+  const segments = axisRuns(x.shape, axes);
+  return segments.some((s, i) => s.marked && i < segments.length - 1);
 }
 
 /** Sum or Mean for wasm: `reduceWithoutTranspose` where it avoids a transpose, stock otherwise. */
@@ -68,7 +58,7 @@ function reduceConfig(kernelName: typeof tf.Sum | typeof tf.Mean, backendName: s
   return overStock(kernelName, backendName, ({ inputs, backend, attrs }, stock) => {
     const { x } = inputs as { x: TensorInfo };
     const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
-    const axes = normalisedAxes(axis, x.shape.length);
+    const axes = tf.util.parseAxisParam(axis, x.shape);
     if (!worthIt(x, axes)) return stock.kernelFunc({ inputs, backend, attrs }) as TensorInfo;
     return KernelRunner.use(backend as tf.KernelBackend, backendName, (r) => {
       const y = reduceWithoutTranspose(r, x, axes, kernelName === tf.Sum ? 'sum' : 'mean', stock);

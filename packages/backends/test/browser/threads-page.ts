@@ -14,12 +14,8 @@ async function main() {
   };
   await initBackend('cpu');
   const cpu = await run();
-  const r = await initBackend('wasm', { threads: 2, wasmPaths: '/wasm/' });
-  const gate = wasmThreadGate();
-  const relError: Record<string, number> = {};
-  // Threads for every op, then the gate's choice (8 calls: it times both ways, then picks).
-  for (const mode of ['all', 'gate'] as const) {
-    gate?.setMode(mode);
+  /** Eight calls (the gate times both ways, then picks); the last one's relative error to cpu. */
+  const relErrorOfRuns = async () => {
     let wasm = await run();
     for (let k = 1; k < 8; k++) wasm = await run();
     let err = 0;
@@ -28,23 +24,20 @@ async function main() {
       err = Math.max(err, Math.abs(wasm[i] - cpu[i]));
       max = Math.max(max, Math.abs(cpu[i]));
     }
-    relError[mode] = err / max;
+    return err / max;
+  };
+  const r = await initBackend('wasm', { threads: 2, wasmPaths: '/wasm/' });
+  const gate = wasmThreadGate();
+  const relError: Record<string, number> = {};
+  // Threads for every op, then the gate's choice.
+  for (const mode of ['all', 'gate'] as const) {
+    gate?.setMode(mode);
+    relError[mode] = await relErrorOfRuns();
   }
   // Without wasmPaths the gate finds the binary tfjs loaded in the page's resource timing.
   const again = await initBackend('wasm', { threads: 2 });
   const regated = wasmThreadGate();
-  let withoutPaths = 1;
-  if (regated !== null) {
-    let wasm = await run();
-    for (let k = 1; k < 8; k++) wasm = await run();
-    let err = 0;
-    let max = 0;
-    for (let i = 0; i < cpu.length; i++) {
-      err = Math.max(err, Math.abs(wasm[i] - cpu[i]));
-      max = Math.max(max, Math.abs(cpu[i]));
-    }
-    withoutPaths = err / max;
-  }
+  const withoutPaths = regated === null ? 1 : await relErrorOfRuns();
   return {
     isolated: self.crossOriginIsolated, threads: r.threads, threadPolicy: r.threadPolicy, reason: r.reason, relError, gated: gate?.counts ?? null,
     withoutWasmPaths: { threadPolicy: again.threadPolicy, gated: regated?.counts ?? null, relError: withoutPaths },
