@@ -4,6 +4,17 @@ import { registerTrainingKernels, unregisterTrainingKernels } from '@fewstep/bac
 import { mergeSliceDims } from '../src/kernels/slice';
 import { onBackend, seeded } from './helpers';
 
+/** Runs `f` on `backend`: each output's dtype, shape and values; asserts no tensor leaked. */
+async function dtypesShapesValues(backend: string, f: () => tf.Tensor[]) {
+  await tf.setBackend(backend);
+  const before = tf.memory().numTensors;
+  const out = tf.tidy(f);
+  const values = out.map((t) => [t.dtype, t.shape, Array.from(t.dataSync())]);
+  tf.dispose(out);
+  expect(tf.memory().numTensors).toBe(before);
+  return values;
+}
+
 describe('Slice on wasm: in place on the heap, over merged dimensions', () => {
   beforeAll(() => {
     registerTrainingKernels('wasm');
@@ -50,16 +61,7 @@ describe('Slice on wasm: in place on the heap, over merged dimensions', () => {
       const b = tf.tensor([1, 0, 0, 1, 1, 0], [2, 3], 'bool');
       return [tf.slice(i, [1, 1, 2], [2, 2, 3]), tf.slice(b, [0, 1], [2, 2])];
     };
-    const run = async (backend: string) => {
-      await tf.setBackend(backend);
-      const before = tf.memory().numTensors;
-      const out = tf.tidy(f);
-      const values = out.map((t) => [t.dtype, t.shape, Array.from(t.dataSync())]);
-      tf.dispose(out);
-      expect(tf.memory().numTensors).toBe(before);
-      return values;
-    };
-    expect(await run('wasm')).toEqual(await run('cpu'));
+    expect(await dtypesShapesValues('wasm', f)).toEqual(await dtypesShapesValues('cpu', f));
   });
 
   test.each([
@@ -70,15 +72,6 @@ describe('Slice on wasm: in place on the heap, over merged dimensions', () => {
     ['split [1, 4, 2] along axis 1', () => tf.split(seeded([2, 7, 3], 5), [1, 4, 2], 1)],
     ['split int32 along axis 0', () => tf.split(tf.range(0, 24, 1, 'int32').reshape([4, 6]), 2, 0)],
   ] as [string, () => tf.Tensor[]][])('%s: Unpack / SplitV values, dtypes and shapes match cpu, no leaks', async (_, f) => {
-    const run = async (backend: string) => {
-      await tf.setBackend(backend);
-      const before = tf.memory().numTensors;
-      const out = tf.tidy(f);
-      const values = out.map((t) => [t.dtype, t.shape, Array.from(t.dataSync())]);
-      tf.dispose(out);
-      expect(tf.memory().numTensors).toBe(before);
-      return values;
-    };
-    expect(await run('wasm')).toEqual(await run('cpu'));
+    expect(await dtypesShapesValues('wasm', f)).toEqual(await dtypesShapesValues('cpu', f));
   });
 });
