@@ -11,6 +11,8 @@ export interface TrainingKernel {
   config: (backendName: string) => tf.KernelConfig;
   /** True for kernels that read their inputs back to JS synchronously (readSync): never on webgpu. */
   readsHost?: boolean;
+  /** False where this platform cannot run the kernel (wasm SIMD absent): it is then not registered. */
+  supported?: () => boolean;
 }
 
 /** Stock configs we replaced, per `kernel/backend`, so that registration can be undone. */
@@ -43,6 +45,7 @@ export function registerKernels(
       if (opts.only === undefined) continue;
       check.fail('only', `kernels that do not read tensors back synchronously on ${backendName}`, `${k.kernelName} (a JS loop over readSync)`);
     }
+    if (k.supported !== undefined && !k.supported()) continue;
     const id = key(k.kernelName, backendName);
     if (!replaced.has(id)) {
       const stock = tf.getKernel(k.kernelName, backendName);

@@ -4,6 +4,8 @@ import { registerTrainingKernels, unregisterTrainingKernels } from '@fewstep/bac
 import { expectNoBackendLeak, onBackend, relError, seeded } from './helpers';
 import { KernelRunner } from '../src/kernel-runner';
 import { conv2dBackpropFilter } from '../src/kernels/conv2d-grads';
+import { filterGradByRows } from '../src/kernels/filter-grad-rows';
+import { convGeometry } from '../src/kernels/conv-geometry';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 type Case = { x: [number, number, number, number]; w: [number, number, number, number]; s: number | [number, number]; pad: Pad };
@@ -120,7 +122,7 @@ describe('polyphase strided input gradient', () => {
   });
 });
 
-describe('the filter gradient as one product per tap (filterGradByTaps) = the conv form', () => {
+describe('the filter gradient as products (filterGradByTaps for 1x1, filterGradByRows otherwise) = the conv form', () => {
   const cases: Case[] = [
     { x: [2, 6, 5, 3], w: [1, 1, 3, 5], s: 1, pad: 'same' },
     { x: [2, 7, 7, 3], w: [3, 3, 3, 4], s: 1, pad: 'same' },
@@ -149,3 +151,45 @@ describe('the filter gradient as one product per tap (filterGradByTaps) = the co
     }
   });
 });
+
+describe('filterGradByRows (KH products over shifted rows of x, read through heap views)', () => {
+  const cases: Case[] = [
+    { x: [2, 7, 7, 3], w: [3, 3, 3, 4], s: 1, pad: 'same' },
+    { x: [1, 9, 6, 5], w: [3, 3, 5, 3], s: 1, pad: 'valid' },
+    { x: [3, 5, 8, 2], w: [5, 3, 2, 4], s: 1, pad: 'same' },
+    { x: [2, 6, 7, 3], w: [2, 4, 3, 2], s: 1, pad: [[0, 0], [2, 1], [0, 3], [0, 0]] },
+    { x: [4, 16, 16, 8], w: [3, 3, 8, 8], s: 1, pad: 'same' },
+  ];
+  test.each(cases.map((c) => [label(c), c] as const))('is taken on wasm, frees its views, and matches cpu to 1e-5: %s', async (_, c) => {
+    const [expected] = await onBackend('cpu', () => tf.grad((w: tf.Tensor) => tf.conv2d(seeded(c.x, 3) as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad).sin().sum())(seeded(c.w, 4)));
+    await tf.setBackend('wasm');
+    const be = tf.backend();
+    const x = seeded(c.x, 3);
+    const dy = tf.tidy(() => tf.conv2d(x as tf.Tensor4D, seeded(c.w, 4) as tf.Tensor4D, c.s, c.pad).cos());
+    const info = convGeometry(c.x, c.w, c.s, c.pad, undefined);
+    const ids = be.numDataIds();
+    const out = KernelRunner.use(be, 'wasm', (r) => {
+      const g = filterGradByRows(r, x, dy, c.w[0], c.w[1], info.padInfo.top, info.padInfo.left);
+      expect(g).not.toBeNull();
+      return g as tf.TensorInfo;
+    });
+    expect(out.shape).toEqual(c.w);
+    const v = Float32Array.from(be.readSync(out.dataId) as Float32Array);
+    be.disposeData(out.dataId);
+    expect(be.numDataIds()).toBe(ids);
+    expect(relError(v, expected)).toBeLessThan(1e-5);
+    tf.dispose([x, dy]);
+  });
+
+  test('returns null off the wasm heap (cpu takes the conv form)', async () => {
+    await tf.setBackend('cpu');
+    const x = seeded([1, 4, 4, 2], 1);
+    const dy = seeded([1, 4, 4, 2], 2);
+    const be = tf.backend();
+    const r = new KernelRunner(be, 'cpu');
+    expect(filterGradByRows(r, x, dy, 3, 3, 1, 1)).toBeNull();
+    r.dispose();
+    tf.dispose([x, dy]);
+  });
+});
+

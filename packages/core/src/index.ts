@@ -79,6 +79,8 @@ export type { MdmScheduleType } from './mdm-schedules';
 export { snrWeighting, SNR_WEIGHTINGS } from './weightings';
 export type { SnrWeighting } from './weightings';
 export { createRng, hash32 } from './rng';
+export { GROUP_NORM_KERNEL, GROUP_NORM_GRAD_KERNEL } from './fused-kernels';
+export type { GroupNormAttrs } from './fused-kernels';
 export type { Rng } from './rng';
 export { fromLayersModel } from './layers-model';
 export { readSafetensors, writeSafetensors, halfToFloat, floatToHalf } from './safetensors';

@@ -103,6 +103,7 @@ const noTensors = new Set([
   'cmCurriculum', 'ictNumScales', 'ictSigmas', 'ictIndexProbabilities', 'ictWeights', 'erf', 'ectRatio', 'ectStage',
   'roundHalfEven', 'fixedDecay', 'halfLifeDecay', 'powerDecay', 'constantLr', 'warmupLr', 'cosineLr', 'inverseSqrtLr',
   'mdmGammas', 'vdmLossWeights', 'shiftGamma', 'SNR_WEIGHTINGS', 'createRng', 'hash32',
+  'GROUP_NORM_KERNEL', 'GROUP_NORM_GRAD_KERNEL',
   'fromLayersModel', // returns a Network; its leak check is in predictor.test.ts
   'readSafetensors', 'writeSafetensors', 'halfToFloat', 'floatToHalf', // host arrays, no tensors
   'MAX_LENGTH',

@@ -125,7 +125,7 @@ export class DhariwalUNet extends Module {
         if (h.shape[3] !== b.inChannels) h = tf.concat([h, skips.pop() as tf.Tensor4D], 3);
         h = b.forward(h, emb, inp.ctx);
       }
-      return this.outConv.forward(silu(this.outNorm.forward(h)));
+      return this.outConv.forward(this.outNorm.forward(h, { silu: true }));
     });
 
   /** The mapping network: [cos | sin] embedding -> MLP -> + labels -> SiLU, [B, E]. */

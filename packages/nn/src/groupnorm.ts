@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { validate } from '@fewstep/core';
+import { GROUP_NORM_GRAD_KERNEL, GROUP_NORM_KERNEL, validate, type GroupNormAttrs } from '@fewstep/core';
 import { Module } from './module';
 
 export interface GroupNormOptions {
@@ -37,13 +37,39 @@ export class GroupNorm extends Module {
     this.bias = this.addParameter('bias', new Float32Array(numChannels), [numChannels]);
   }
 
-  /** x: [B, H, W, C] (or [B, C]) -> same shape. */
-  forward(x: tf.Tensor): tf.Tensor {
+  /**
+   * x: [B, H, W, C] (or [B, C]) -> same shape. `silu: true` applies SiLU to the result, in the
+   * same kernel where the backend has a fused one (@fewstep/backends registers it for wasm).
+   */
+  forward(x: tf.Tensor, opts: { silu?: boolean } = {}): tf.Tensor {
     const check = validate('GroupNorm.forward');
     check.tensor('x', x, { rank: [2, 3, 4] });
     if (x.shape[x.rank - 1] !== this.numChannels) check.fail('x', `a tensor with ${this.numChannels} channels (last axis)`, x);
-    return groupNorm(x, this.weight, this.bias, this.numGroups, this.eps);
+    const silu = opts.silu ?? false;
+    if (typeof silu !== 'boolean') check.fail('opts.silu', 'a boolean', silu);
+    const attrs: GroupNormAttrs = { groups: this.numGroups, eps: this.eps, silu };
+    if (x.dtype === 'float32' && tf.getKernel(GROUP_NORM_KERNEL, tf.getBackend()) !== undefined) {
+      return fusedGroupNorm(x, this.weight, this.bias, attrs);
+    }
+    return tf.tidy(() => {
+      const y = groupNorm(x, this.weight, this.bias, this.numGroups, this.eps);
+      return silu ? tf.mul(y, tf.sigmoid(y)) : y;
+    });
   }
+}
+
+/** The backend's fused GroupNorm (+ SiLU) kernel and its gradient kernel. */
+function fusedGroupNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, attrs: GroupNormAttrs): tf.Tensor {
+  const named = attrs as unknown as tf.NamedAttrMap;
+  const f = tf.customGrad(((xIn: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([xIn, w, b]);
+    return {
+      value: tf.engine().runKernel(GROUP_NORM_KERNEL, { x: xIn, weight: w, bias: b }, named) as tf.Tensor,
+      gradFunc: (dy: tf.Tensor, [xS, wS, bS]: tf.Tensor[]) =>
+        tf.engine().runKernel(GROUP_NORM_GRAD_KERNEL, { dy, x: xS, weight: wS, bias: bS }, named) as tf.Tensor[],
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(x, weight, bias);
 }
 
 /**

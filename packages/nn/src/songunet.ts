@@ -185,9 +185,10 @@ export class SongUNet extends Module {
     let tmp: tf.Tensor4D | undefined;
     for (const [name, m] of this.dec.items()) {
       if (name.includes('aux_up')) aux = (m as Conv2d).forward(aux as tf.Tensor4D);
-      else if (name.includes('aux_norm')) tmp = (m as GroupNorm).forward(x) as tf.Tensor4D;
+      // aux_conv takes silu(aux_norm(x)): one fused kernel where the backend has it.
+      else if (name.includes('aux_norm')) tmp = (m as GroupNorm).forward(x, { silu: true }) as tf.Tensor4D;
       else if (name.includes('aux_conv')) {
-        tmp = (m as Conv2d).forward(silu(tmp as tf.Tensor4D));
+        tmp = (m as Conv2d).forward(tmp as tf.Tensor4D);
         aux = aux ? (tmp.add(aux) as tf.Tensor4D) : tmp;
       } else {
         const b = m as UNetBlock;

@@ -95,13 +95,13 @@ export class UNetBlock extends Module {
     check.tensor('x', x, { rank: 4 });
     check.shape('emb', emb, [x.shape[0], this.affine.inFeatures]);
     return tf.tidy(() => {
-      let h = this.conv0.forward(silu(this.norm0.forward(x)));
+      let h = this.conv0.forward(this.norm0.forward(x, { silu: true }));
       const params = this.affine.forward(emb).reshape([x.shape[0], 1, 1, -1]);
       if (this.adaptiveScale) {
         const [scale, shift] = tf.split(params, 2, 3);
         h = silu(shift.add(this.norm1.forward(h).mul(scale.add(1)))) as tf.Tensor4D;
       } else {
-        h = silu(this.norm1.forward(h.add(params))) as tf.Tensor4D;
+        h = this.norm1.forward(h.add(params), { silu: true }) as tf.Tensor4D;
       }
       h = this.conv1.forward(dropout(h, this.dropoutRate, ctx));
       h = h.add(this.skip ? this.skip.forward(x) : x).mul(this.skipScale);

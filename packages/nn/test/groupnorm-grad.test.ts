@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@fewstep/backends';
+import { GROUP_NORM_GRAD_KERNEL, GROUP_NORM_KERNEL } from '@fewstep/core';
 import { GroupNorm } from '@fewstep/nn';
 import { expectNoLeak } from '@fewstep/testing';
 
@@ -32,7 +33,7 @@ function valueAndGrads(gn: GroupNorm, x: tf.Tensor, r: tf.Tensor, fwd: (x: tf.Te
   return [fwd(x), dx, grads[gn.weight.name], grads[gn.bias.name]];
 }
 
-describe.each(['cpu', 'wasm'])('GroupNorm: hand-written gradient = autodiff of the textbook form (%s)', (backend) => {
+describe.each(['cpu', 'wasm'])('GroupNorm (+ SiLU): hand-written or fused gradient = autodiff of the textbook form (%s)', (backend) => {
   beforeAll(async () => {
     if (backend === 'wasm') await initBackend('wasm');
     await tf.setBackend(backend);
@@ -48,21 +49,27 @@ describe.each(['cpu', 'wasm'])('GroupNorm: hand-written gradient = autodiff of t
     ['[4, 6] (rank 2), 2 groups', [4, 6], 2, 1e-5],
     ['[2, 7, 12] (rank 3), offset data', [2, 7, 12], 3, 1e-5],
   ];
-  it.each(cases)('%s: forward and gradients to 1e-5 relative, no leaks', async (_, shape, numGroups, eps) => {
+  const withSilu = cases.flatMap(([name, ...rest]) => [false, true].map((silu) => [`${name}${silu ? ', + SiLU' : ''}`, ...rest, silu] as const));
+  it.each(withSilu)('%s: forward and gradients to 1e-5 relative, no leaks', async (_, shape, numGroups, eps, silu) => {
     const gn = new GroupNorm(shape[shape.length - 1], { numGroups, minChannelsPerGroup: 1, eps });
     // Non-trivial affine parameters and an input with a channel-dependent offset.
     gn.weight.assign(tf.randomUniform([gn.numChannels], 0.5, 1.5, 'float32', 3));
     gn.bias.assign(tf.randomUniform([gn.numChannels], -0.5, 0.5, 'float32', 4));
     const x = tf.tidy(() => tf.randomNormal(shape, 0, 2, 'float32', 1).add(tf.linspace(-3, 3, gn.numChannels)));
     const r = tf.randomNormal(shape, 0, 1, 'float32', 2);
-    const ours = tf.tidy(() => valueAndGrads(gn, x, r, (xi) => gn.forward(xi)));
-    const ref = tf.tidy(() => valueAndGrads(gn, x, r, (xi) => reference(gn, xi)));
+    const forward = (xi: tf.Tensor) => gn.forward(xi, { silu });
+    const textbook = (xi: tf.Tensor) => (silu ? tf.tidy(() => reference(gn, xi).mul(tf.sigmoid(reference(gn, xi)))) : reference(gn, xi));
+    const ours = tf.tidy(() => valueAndGrads(gn, x, r, forward));
+    const ref = tf.tidy(() => valueAndGrads(gn, x, r, textbook));
+    // wasm (initBackend registers @fewstep/backends' kernels) runs the fused kernel, cpu the composite.
+    const { kernelNames } = await tf.profile(() => tf.tidy(() => valueAndGrads(gn, x, r, forward)));
+    expect(kernelNames.includes(GROUP_NORM_KERNEL) && kernelNames.includes(GROUP_NORM_GRAD_KERNEL)).toBe(backend === 'wasm');
     ['y', 'dx', 'dweight', 'dbias'].forEach((name, i) => {
       expect(ours[i].shape, name).toEqual(ref[i].shape);
       expect(relErr(ours[i], ref[i]), name).toBeLessThan(1e-5);
     });
     await expectNoLeak(() => {
-      tf.dispose(tf.tidy(() => valueAndGrads(gn, x, r, (xi) => gn.forward(xi))));
+      tf.dispose(tf.tidy(() => valueAndGrads(gn, x, r, forward)));
     });
     tf.dispose([...ours, ...ref, x, r]);
     gn.dispose();

@@ -16,6 +16,8 @@ import { reverseConfig } from './reverse';
 import { gatherConfig } from './gather';
 import { stridedSliceConfig } from './strided-slice';
 import { overStock } from './over-stock';
+import { groupNormConfig, groupNormGradConfig, groupNormSupported } from './group-norm';
+import { GROUP_NORM_GRAD_KERNEL, GROUP_NORM_KERNEL } from '@fewstep/core';
 
 /** Our AddN for a backend: chunks over the stock AddN captured now (before we replace it). */
 function addNConfig(backendName: string): tf.KernelConfig {
@@ -61,6 +63,10 @@ export const TRAINING_KERNELS: readonly TrainingKernel[] = [
   { kernelName: tf.GatherV2, backends: ['wasm'], reason: 'fast', config: gatherConfig },
   // Stock wasm's general StridedSlice: a per-element loop, and float32 output for int32 input.
   { kernelName: tf.StridedSlice, backends: ['wasm'], reason: 'fix', config: stridedSliceConfig },
+  // Fused GroupNorm (+ SiLU) in our own wasm SIMD passes: 3 passes over the activation forward
+  // and 4 backward, where nn's composite of stock ops takes ~8 and ~17.
+  { kernelName: GROUP_NORM_KERNEL, backends: ['wasm'], reason: 'fast', config: groupNormConfig, supported: groupNormSupported },
+  { kernelName: GROUP_NORM_GRAD_KERNEL, backends: ['wasm'], reason: 'fast', config: groupNormGradConfig, supported: groupNormSupported },
   { kernelName: tf.AddN, backends: ['webgpu'], reason: 'fix', config: addNConfig },
   // Pad of rank > 4: webgl's packed shader does not compile, webgpu's WGSL is invalid (silent garbage).
   { kernelName: tf.PadV2, backends: ['webgl', 'webgpu'], reason: 'fix', config: padConfig },

@@ -1,0 +1,193 @@
+import * as tf from '@tensorflow/tfjs';
+import { GROUP_NORM_GRAD_KERNEL, GROUP_NORM_KERNEL, type GroupNormAttrs } from '@fewstep/core';
+import { GROUP_NORM_PASSES } from '../simd/group-norm-wat';
+import { heapAddress, simdKernels, simdSupported } from '../simd/instance';
+import type { WasmHeap } from './over-stock';
+
+type TensorInfo = tf.TensorInfo;
+type Passes = Record<string, (...args: number[]) => void>;
+
+/** x [B, ..., C] as B samples of P positions x C channels in G groups of n = P C / G elements. */
+interface Layout {
+  B: number;
+  P: number;
+  C: number;
+  G: number;
+  n: number;
+}
+
+function layout(x: TensorInfo, attrs: GroupNormAttrs, kernel: string): Layout {
+  const shape = x.shape;
+  const C = shape[shape.length - 1];
+  const B = shape[0];
+  const G = attrs.groups;
+  if (x.dtype !== 'float32' || shape.length < 2 || !Number.isInteger(G) || G < 1 || C % G !== 0) {
+    throw new Error(`@fewstep/backends: ${kernel} takes float32 x [B, ..., C] with C divisible by groups, got ${x.dtype} [${shape}] and ${G} groups`);
+  }
+  const P = shape.slice(1, -1).reduce((a, b) => a * b, 1);
+  return { B, P, C, G, n: (P * C) / G };
+}
+
+/**
+ * Per-sample scratch on the heap: six C-long float slots (sums, per-channel mean, scale and the
+ * gradient's coefficients), addressed by byte and read or written through a fresh view.
+ */
+class Scratch {
+  readonly info: TensorInfo;
+  private readonly base: number;
+
+  constructor(
+    private readonly heap: WasmHeap & { disposeData(dataId: object): void },
+    private readonly C: number,
+  ) {
+    this.info = heap.makeOutput([6 * C], 'float32');
+    this.base = heapAddress(heap, this.info);
+  }
+
+  address(slot: number): number {
+    return this.base + slot * this.C * 4;
+  }
+
+  /** Slot `slot` as a live Float32Array view (re-taken each call: the heap may have grown). */
+  view(slot: number): Float32Array {
+    return (this.heap.typedArrayFromHeap(this.info) as Float32Array).subarray(slot * this.C, (slot + 1) * this.C);
+  }
+
+  dispose(): void {
+    this.heap.disposeData(this.info.dataId);
+  }
+}
+
+const SUM = 0;
+const SUM2 = 1;
+const MEAN = 2;
+const SCALE = 3;
+const K2 = 4;
+const K3 = 5;
+
+/**
+ * Statistics of sample x (byte address) in two passes (mean, then centred squares: no
+ * cancellation), combined per group in float64. Writes MEAN and SCALE (rstd weight) per channel
+ * and returns rstd per group.
+ */
+function statistics(passes: Passes, s: Scratch, L: Layout, x: number, weight: Float32Array, eps: number): Float64Array {
+  const { P, C, G, n } = L;
+  const per = C / G;
+  s.view(SUM).fill(0);
+  passes.sums(x, s.address(SUM), P, C);
+  const sums = s.view(SUM);
+  const mean = s.view(MEAN);
+  for (let g = 0; g < G; g++) {
+    let total = 0;
+    for (let c = g * per; c < (g + 1) * per; c++) total += sums[c];
+    mean.fill(total / n, g * per, (g + 1) * per);
+  }
+  s.view(SUM).fill(0);
+  passes.centredSquares(x, s.address(MEAN), s.address(SUM), P, C);
+  const squares = s.view(SUM);
+  const scale = s.view(SCALE);
+  const rstd = new Float64Array(G);
+  for (let g = 0; g < G; g++) {
+    let total = 0;
+    for (let c = g * per; c < (g + 1) * per; c++) total += squares[c];
+    rstd[g] = 1 / Math.sqrt(total / n + eps);
+    for (let c = g * per; c < (g + 1) * per; c++) scale[c] = rstd[g] * weight[c];
+  }
+  return rstd;
+}
+
+type Backend = WasmHeap & { disposeData(dataId: object): void };
+
+function setUp(backend: unknown, kernel: string): { passes: Passes; heap: Backend } {
+  const passes = simdKernels(backend, GROUP_NORM_PASSES);
+  if (passes === null) throw new Error(`@fewstep/backends: ${kernel} runs on the wasm backend only`);
+  return { passes, heap: backend as Backend };
+}
+
+/** y = GroupNorm(x) (then SiLU): per sample, two statistic passes and one that writes y. */
+function groupNormKernel({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): TensorInfo {
+  const { x, weight, bias } = inputs as { x: TensorInfo; weight: TensorInfo; bias: TensorInfo };
+  const a = attrs as unknown as GroupNormAttrs;
+  const L = layout(x, a, GROUP_NORM_KERNEL);
+  const { passes, heap } = setUp(backend, GROUP_NORM_KERNEL);
+  const y = heap.makeOutput(x.shape.slice(), 'float32');
+  const s = new Scratch(heap, L.C);
+  const w = Float32Array.from(heap.typedArrayFromHeap(weight));
+  const bytes = L.P * L.C * 4;
+  const [x0, y0, b0] = [x, y, bias].map((t) => heapAddress(backend, t));
+  for (let b = 0; b < L.B; b++) {
+    statistics(passes, s, L, x0 + b * bytes, w, a.eps);
+    (a.silu ? passes.affineSilu : passes.affine)(x0 + b * bytes, y0 + b * bytes, s.address(MEAN), s.address(SCALE), b0, L.P, L.C);
+  }
+  s.dispose();
+  return y;
+}
+
+/**
+ * GroupNorm's gradient (through SiLU when fused). Per sample: the statistics again (two passes),
+ * one pass for dz (SiLU's gradient, written into dx) and the per-channel sums D = sum dz and
+ * S = sum dz (x - mean), and one for dx. With m1 = sum_c w D / n and m2 = rstd sum_c w S / n per
+ * group: dx = rstd w dz - rstd^2 m2 (x - mean) - rstd m1, dw = sum_b rstd S, db = sum_b D.
+ */
+function groupNormGradKernel({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): TensorInfo[] {
+  const { dy, x, weight, bias } = inputs as { dy: TensorInfo; x: TensorInfo; weight: TensorInfo; bias: TensorInfo };
+  const a = attrs as unknown as GroupNormAttrs;
+  const L = layout(x, a, GROUP_NORM_GRAD_KERNEL);
+  const { passes, heap } = setUp(backend, GROUP_NORM_GRAD_KERNEL);
+  const { P, C, G, n } = L;
+  const per = C / G;
+  const dx = heap.makeOutput(x.shape.slice(), 'float32');
+  const s = new Scratch(heap, C);
+  const w = Float32Array.from(heap.typedArrayFromHeap(weight));
+  const dw = new Float64Array(C);
+  const db = new Float64Array(C);
+  const bytes = P * C * 4;
+  const [x0, dy0, dx0, b0] = [x, dy, dx, bias].map((t) => heapAddress(backend, t));
+  for (let b = 0; b < L.B; b++) {
+    const [xb, dyb, dxb] = [x0, dy0, dx0].map((p) => p + b * bytes);
+    const rstd = statistics(passes, s, L, xb, w, a.eps);
+    s.view(SUM).fill(0);
+    s.view(SUM2).fill(0);
+    const sumArgs = [s.address(MEAN), s.address(SCALE), b0, s.address(SUM), s.address(SUM2), P, C];
+    (a.silu ? passes.gradSumsSilu : passes.gradSums)(xb, dyb, dxb, ...sumArgs);
+    const D = s.view(SUM);
+    const S = s.view(SUM2);
+    const k2 = s.view(K2);
+    const k3 = s.view(K3);
+    for (let g = 0; g < G; g++) {
+      let wD = 0;
+      let wS = 0;
+      for (let c = g * per; c < (g + 1) * per; c++) {
+        wD += w[c] * D[c];
+        wS += w[c] * S[c];
+        dw[c] += rstd[g] * S[c];
+        db[c] += D[c];
+      }
+      const m1 = wD / n;
+      const m2 = (rstd[g] * wS) / n;
+      k2.fill(-rstd[g] * rstd[g] * m2, g * per, (g + 1) * per);
+      k3.fill(-rstd[g] * m1, g * per, (g + 1) * per);
+    }
+    // Without SiLU, dz is dy itself (gradSums wrote nothing).
+    passes.gradApply(a.silu ? dxb : dyb, xb, dxb, s.address(MEAN), s.address(SCALE), s.address(K2), s.address(K3), P, C);
+  }
+  s.dispose();
+  const dWeight = heap.makeOutput([C], 'float32');
+  const dBias = heap.makeOutput([C], 'float32');
+  (heap.typedArrayFromHeap(dWeight) as Float32Array).set(dw);
+  (heap.typedArrayFromHeap(dBias) as Float32Array).set(db);
+  return [dx, dWeight, dBias];
+}
+
+/** True where the platform runs our wasm SIMD passes. */
+export function groupNormSupported(): boolean {
+  return simdSupported(GROUP_NORM_PASSES);
+}
+
+export function groupNormConfig(backendName: string): tf.KernelConfig {
+  return { kernelName: GROUP_NORM_KERNEL, backendName, kernelFunc: groupNormKernel as tf.KernelFunc };
+}
+
+export function groupNormGradConfig(backendName: string): tf.KernelConfig {
+  return { kernelName: GROUP_NORM_GRAD_KERNEL, backendName, kernelFunc: groupNormGradKernel as tf.KernelFunc };
+}
