@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { KernelRunner } from '../kernel-runner';
 import { overStock } from './over-stock';
+import { heapAliases, withHeapAlias } from './heap-alias';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -34,10 +35,14 @@ export function fastBatchMatMul(
     a3 = r.reshape(a3, [1, bA * m, k]);
     out = r.reshape(product(a3, b3), [bA, m, n]);
   } else if (bA === bB || bA === 1) {
+    // Each matrix of the batch: a view of its block on the wasm heap (no copy), else a slice.
+    const views = heapAliases(r.backend);
+    const matrix = (t: TensorInfo, i: number, rows: number, cols: number, use: (v: TensorInfo) => TensorInfo) =>
+      views ? withHeapAlias(r.backend, t, i * rows * cols, [1, rows, cols], use) : use(r.slice(t, [i, 0, 0], [1, rows, cols]));
     const parts: TensorInfo[] = [];
     for (let i = 0; i < bB; i++) {
-      const ai = bA === 1 ? a3 : r.slice(a3, [i, 0, 0], [1, m, k]);
-      parts.push(product(ai, r.slice(b3, [i, 0, 0], [1, k, n])));
+      const withA = (use: (v: TensorInfo) => TensorInfo) => (bA === 1 ? use(a3) : matrix(a3, i, m, k, use));
+      parts.push(withA((ai) => matrix(b3, i, k, n, (bi) => product(ai, bi))));
     }
     out = r.run('Concat', parts as unknown as Record<string, TensorInfo>, { axis: 0 });
   } else {

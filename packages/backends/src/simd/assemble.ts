@@ -138,6 +138,9 @@ function assembleBody(f: WatFunction, funcIndex: ReadonlyMap<string, number>): n
       if (next('a lane shape') !== 'f32x4') fail(f.name, 'v128.const takes f32x4 lanes');
       out.push(0xfd, 12);
       for (let l = 0; l < 4; l++) out.push(...f32Bytes(Number(next('a lane'))));
+    } else if (op === 'i8x16.shuffle') {
+      out.push(0xfd, 13);
+      for (let l = 0; l < 16; l++) out.push(Number(next('a lane')));
     } else if (op in PLAIN) out.push(PLAIN[op]);
     else if (op in SIMD) out.push(0xfd, ...uleb(SIMD[op]));
     else if (op in MEMORY) out.push(...MEMORY[op].op, ...memarg(MEMORY[op].align));
