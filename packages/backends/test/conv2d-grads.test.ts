@@ -159,6 +159,8 @@ describe('filterGradByRows (KH products over shifted rows of x, read through hea
     { x: [3, 5, 8, 2], w: [5, 3, 2, 4], s: 1, pad: 'same' },
     { x: [2, 6, 7, 3], w: [2, 4, 3, 2], s: 1, pad: [[0, 0], [2, 1], [0, 3], [0, 0]] },
     { x: [4, 16, 16, 8], w: [3, 3, 8, 8], s: 1, pad: 'same' },
+    // Pads wider than the filter: dy is then wider than x plus its wider pad.
+    { x: [2, 4, 5, 2], w: [2, 2, 2, 3], s: 1, pad: [[0, 0], [3, 3], [3, 3], [0, 0]] },
   ];
   test.each(cases.map((c) => [label(c), c] as const))('is taken on wasm, frees its views, and matches cpu to 1e-5: %s', async (_, c) => {
     const [expected] = await onBackend('cpu', () => tf.grad((w: tf.Tensor) => tf.conv2d(seeded(c.x, 3) as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad).sin().sum())(seeded(c.w, 4)));

@@ -10,10 +10,11 @@ type TensorInfo = tf.TensorInfo;
 
 /**
  * The stride-1 filter gradient (NHWC, wasm) as KH matrix products with a long contraction:
- * dW[kh, kw, ci, co] = sum_m xpT[ci, m + kh W' + kw] dyP[m, co] over the positions m of the
- * padded grid [N, H', W'] (K = N H' W' of them), where xpT is x padded to that grid and
- * transposed to [Ci, K], and dyP is dy placed in the same grid, zero outside [Ho, Wo] (so a
- * window running past a row, an image or the tensor meets only zeros of dy).
+ * dW[kh, kw, ci, co] = sum_m xpT[ci, m + kh W' + kw] dyP[m, co] over the positions m of a
+ * grid [N, H', W'] (K = N H' W' of them) holding x at (top, left) of each image and zeros
+ * around it, where xpT is that grid transposed to [Ci, K], and dyP is dy placed in the same
+ * grid, zero outside [Ho, Wo] (a window running past a row or an image meets the next one's
+ * zero padding; past the tensor, zeros of X).
  * Rows (kw, ci) of X = xpT shifted left by kw are built once (KW transposed copies of x, by our
  * SIMD transpose); then each kh is the product of the [KW Ci, K] matrix starting kh W' elements into X (a view, not a copy) with
  * dyP [K, Co]. Measured against the conv form it replaces (one conv with dy as a 32x32 filter
@@ -33,8 +34,13 @@ export function filterGradByRows(
   if (heap === null || x.dtype !== 'float32' || !heapAliases(r.backend)) return null;
   const [n, h, w, ci] = x.shape;
   const [, ho, wo, co] = dy.shape;
-  const gridH = ho + kh - 1;
-  const gridW = wo + kw - 1;
+  // Each image row of the grid: left pad, x, then zeros up to W' = W + max(left, right): the
+  // next row's left pad doubles as this row's right pad (and likewise between images), so fewer
+  // positions than the padded x ([16, 8, 8, 64] 3x3 'same': 81 per image, not 100).
+  const bottom = ho + kh - 1 - top - h;
+  const right = wo + kw - 1 - left - w;
+  const gridH = Math.max(h + Math.max(top, bottom), ho);
+  const gridW = Math.max(w + Math.max(left, right), wo);
   const K = n * gridH * gridW;
   const dyP = r.track(heap.makeOutput([1, K, co], 'float32'));
   placeInGrid(heap.typedArrayFromHeap(dy) as Float32Array, heap.typedArrayFromHeap(dyP) as Float32Array, n, ho, wo * co, gridH, gridW * co);
