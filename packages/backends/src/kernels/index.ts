@@ -16,6 +16,7 @@ import { reverseConfig } from './reverse';
 import { gatherConfig } from './gather';
 import { stridedSliceConfig } from './strided-slice';
 import { overStock } from './over-stock';
+import { transposeConfig } from './transpose';
 import { groupNormConfig, groupNormGradConfig, groupNormSupported } from './group-norm';
 import { GROUP_NORM_GRAD_KERNEL, GROUP_NORM_KERNEL } from '@fewstep/core';
 
@@ -63,6 +64,8 @@ export const TRAINING_KERNELS: readonly TrainingKernel[] = [
   { kernelName: tf.GatherV2, backends: ['wasm'], reason: 'fast', config: gatherConfig },
   // Stock wasm's general StridedSlice: a per-element loop, and float32 output for int32 input.
   { kernelName: tf.StridedSlice, backends: ['wasm'], reason: 'fix', config: stridedSliceConfig },
+  // Stock wasm's Transpose is a per-element loop; batched matrix transposes run our SIMD one.
+  { kernelName: tf.Transpose, backends: ['wasm'], reason: 'fast', config: transposeConfig },
   // Fused GroupNorm (+ SiLU) in our own wasm SIMD passes: 3 passes over the activation forward
   // and 4 backward, where nn's composite of stock ops takes ~8 and ~17.
   { kernelName: GROUP_NORM_KERNEL, backends: ['wasm'], reason: 'fast', config: groupNormConfig, supported: groupNormSupported },

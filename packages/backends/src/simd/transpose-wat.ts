@@ -3,6 +3,9 @@ import type { ValType, WatFunction } from './assemble';
 /** f32 lanes picked from two v128s (0-3 the first, 4-7 the second) as i8x16.shuffle's 16 bytes. */
 const lanes = (...picks: number[]) => `i8x16.shuffle ${picks.flatMap((p) => [0, 1, 2, 3].map((b) => 4 * p + b)).join(' ')}`;
 
+/** Columns per tile of blocks (see the body). */
+const TILE = 16;
+
 /** One float from src (byte address left by `from`) to dst (left by `to`). */
 const copyFloat = (from: string, to: string) => `${to} ${from} f32.load f32.store`;
 
@@ -35,31 +38,41 @@ function transpose(): WatFunction {
   return {
     name: 'transpose',
     params: ['$src', '$dst', '$rows', '$cols', '$srcStride', '$dstStride'].map((n) => [n, 'i32'] as [string, ValType]),
-    locals: [['$r', 'i32'], ['$c', 'i32'], ['$i', 'i32'], ['$j', 'i32'], ['$s', 'i32'], ['$d', 'i32'], ['$rows4', 'i32'], ['$cols4', 'i32'], ...v],
+    locals: [['$r', 'i32'], ['$c', 'i32'], ['$c0', 'i32'], ['$cEnd', 'i32'], ['$i', 'i32'], ['$j', 'i32'], ['$s', 'i32'], ['$d', 'i32'], ['$rows4', 'i32'], ['$cols4', 'i32'], ...v],
     body: `
       local.get $rows i32.const -4 i32.and local.set $rows4
       local.get $cols i32.const -4 i32.and local.set $cols4
-      block $blockRowsDone loop $blockRows
-        local.get $r local.get $rows4 i32.ge_u br_if $blockRowsDone
-        i32.const 0 local.set $c
-        block $blockColsDone loop $blockCols
-          local.get $c local.get $cols4 i32.ge_u br_if $blockColsDone
-          local.get $src local.get $r local.get $srcStride i32.mul i32.add local.get $c i32.const 2 i32.shl i32.add local.set $s
-          ${[0, 1, 2, 3].map((j) => `${at('$s', '$srcStride', j)} v128.load local.set $r${j}`).join('\n')}
-          local.get $r0 local.get $r1 ${lanes(0, 4, 1, 5)} local.set $t0
-          local.get $r0 local.get $r1 ${lanes(2, 6, 3, 7)} local.set $t1
-          local.get $r2 local.get $r3 ${lanes(0, 4, 1, 5)} local.set $t2
-          local.get $r2 local.get $r3 ${lanes(2, 6, 3, 7)} local.set $t3
-          local.get $dst local.get $c local.get $dstStride i32.mul i32.add local.get $r i32.const 2 i32.shl i32.add local.set $d
-          ${at('$d', '$dstStride', 0)} local.get $t0 local.get $t2 ${lanes(0, 1, 4, 5)} v128.store
-          ${at('$d', '$dstStride', 1)} local.get $t0 local.get $t2 ${lanes(2, 3, 6, 7)} v128.store
-          ${at('$d', '$dstStride', 2)} local.get $t1 local.get $t3 ${lanes(0, 1, 4, 5)} v128.store
-          ${at('$d', '$dstStride', 3)} local.get $t1 local.get $t3 ${lanes(2, 3, 6, 7)} v128.store
-          local.get $c i32.const 4 i32.add local.set $c
-          br $blockCols
+      ;; Column tiles of TILE: the 4x4 blocks of a tile write TILE destination rows, few enough
+      ;; to stay in L1 when the destination stride is a power of two (a [256, 256] matrix).
+      block $tilesDone loop $tiles
+        local.get $c0 local.get $cols4 i32.ge_u br_if $tilesDone
+        local.get $c0 i32.const ${TILE} i32.add local.get $cols4
+        local.get $c0 i32.const ${TILE} i32.add local.get $cols4 i32.lt_u select local.set $cEnd
+        i32.const 0 local.set $r
+        block $blockRowsDone loop $blockRows
+          local.get $r local.get $rows4 i32.ge_u br_if $blockRowsDone
+          local.get $c0 local.set $c
+          block $blockColsDone loop $blockCols
+            local.get $c local.get $cEnd i32.ge_u br_if $blockColsDone
+            local.get $src local.get $r local.get $srcStride i32.mul i32.add local.get $c i32.const 2 i32.shl i32.add local.set $s
+            ${[0, 1, 2, 3].map((j) => `${at('$s', '$srcStride', j)} v128.load local.set $r${j}`).join('\n')}
+            local.get $r0 local.get $r1 ${lanes(0, 4, 1, 5)} local.set $t0
+            local.get $r0 local.get $r1 ${lanes(2, 6, 3, 7)} local.set $t1
+            local.get $r2 local.get $r3 ${lanes(0, 4, 1, 5)} local.set $t2
+            local.get $r2 local.get $r3 ${lanes(2, 6, 3, 7)} local.set $t3
+            local.get $dst local.get $c local.get $dstStride i32.mul i32.add local.get $r i32.const 2 i32.shl i32.add local.set $d
+            ${at('$d', '$dstStride', 0)} local.get $t0 local.get $t2 ${lanes(0, 1, 4, 5)} v128.store
+            ${at('$d', '$dstStride', 1)} local.get $t0 local.get $t2 ${lanes(2, 3, 6, 7)} v128.store
+            ${at('$d', '$dstStride', 2)} local.get $t1 local.get $t3 ${lanes(0, 1, 4, 5)} v128.store
+            ${at('$d', '$dstStride', 3)} local.get $t1 local.get $t3 ${lanes(2, 3, 6, 7)} v128.store
+            local.get $c i32.const 4 i32.add local.set $c
+            br $blockCols
+          end end
+          local.get $r i32.const 4 i32.add local.set $r
+          br $blockRows
         end end
-        local.get $r i32.const 4 i32.add local.set $r
-        br $blockRows
+        local.get $c0 i32.const ${TILE} i32.add local.set $c0
+        br $tiles
       end end
       ;; the cols % 4 edge of the block rows, then the rows % 4 edge (all columns)
       i32.const 0 local.set $c
