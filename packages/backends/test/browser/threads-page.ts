@@ -1,7 +1,37 @@
 // The page of threads.ts: 2-thread wasm in a cross-origin-isolated page, a conv and its
-// gradient compared with cpu; the result is left on window.__threads.
+// gradient and the fused GroupNorm + SiLU compared with cpu; the result is left on
+// window.__threads.
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, wasmThreadGate } from '@fewstep/backends';
+import { GROUP_NORM_GRAD_KERNEL, GROUP_NORM_KERNEL } from '@fewstep/core';
+
+/** GroupNorm + SiLU and its gradients (x, weight, bias) of <y, dy>: by `fused` kernels or tf ops. */
+async function groupNormSilu(fused: boolean): Promise<Float32Array[]> {
+  const out = tf.tidy(() => {
+    const x = tf.randomUniform([2, 8, 8, 16], -2, 3, 'float32', 3);
+    const w = tf.randomUniform([16], 0.5, 1.5, 'float32', 4);
+    const b = tf.randomUniform([16], -0.5, 0.5, 'float32', 5);
+    const dy = tf.randomUniform([2, 8, 8, 16], -1, 1, 'float32', 6);
+    const attrs = { groups: 4, eps: 1e-5, silu: true };
+    if (fused) {
+      const y = tf.engine().runKernel(GROUP_NORM_KERNEL, { x, weight: w, bias: b }, attrs) as tf.Tensor;
+      return [y, ...(tf.engine().runKernel(GROUP_NORM_GRAD_KERNEL, { dy, x, weight: w, bias: b }, attrs) as tf.Tensor[])];
+    }
+    const f = (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => {
+      const { mean, variance } = tf.moments(xi.reshape([2, -1, 4, 4]), [1, 3], true);
+      const z = xi.reshape([2, -1, 4, 4]).sub(mean).div(tf.sqrt(variance.add(1e-5))).reshape(xi.shape).mul(wi).add(bi);
+      return z.mul(tf.sigmoid(z));
+    };
+    return [f(x, w, b), ...tf.grads(f)([x, w, b], dy)];
+  });
+  const values = await Promise.all(out.map((t) => t.data() as Promise<Float32Array>));
+  tf.dispose(out);
+  return values;
+}
+
+function maxRelError(a: Float32Array[], e: Float32Array[]): number {
+  return Math.max(...e.map((ev, k) => ev.reduce((m, v, i) => Math.max(m, Math.abs(a[k][i] - v)), 0) / ev.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
+}
 
 async function main() {
   const x = () => tf.randomUniform([4, 16, 16, 16], -1, 1, 'float32', 1) as tf.Tensor4D;
@@ -14,6 +44,7 @@ async function main() {
   };
   await initBackend('cpu');
   const cpu = await run();
+  const cpuGroupNorm = await groupNormSilu(false);
   /** Eight calls (the gate times both ways, then picks); the last one's relative error to cpu. */
   const relErrorOfRuns = async () => {
     let wasm = await run();
@@ -34,6 +65,9 @@ async function main() {
     gate?.setMode(mode);
     relError[mode] = await relErrorOfRuns();
   }
+  // Our SIMD modules on the page's shared heap: the fused GroupNorm + SiLU (the conv gradient
+  // above already ran the SIMD transpose of the filter gradient).
+  relError.groupNormSilu = maxRelError(await groupNormSilu(true), cpuGroupNorm);
   // Without wasmPaths the gate finds the binary tfjs loaded in the page's resource timing.
   const again = await initBackend('wasm', { threads: 2 });
   const regated = wasmThreadGate();

@@ -2,7 +2,8 @@
 // (bundled) and the wasm binaries with COOP/COEP headers, so the page is cross-origin isolated
 // and tfjs runs its threaded build; checks 2 threads, the gate installed (it fetches the .wasm
 // from wasmPaths, and without them from the page's resource timing) and running calls threaded,
-// and a conv gradient equal to cpu's (1e-4) with threads for every op and under the gate.
+// a conv gradient equal to cpu's (1e-4) with threads for every op and under the gate, and our
+// SIMD fused GroupNorm + SiLU on the shared heap equal to cpu's composite (1e-4).
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
@@ -62,7 +63,7 @@ try {
     isolated?: boolean; threads?: number; relError?: Record<string, number>; gated?: { threaded: number } | null;
     withoutWasmPaths?: { gated: { threaded: number } | null; relError: number };
   };
-  const exact = Object.values(r.relError ?? { none: 1 }).every((e) => e < 1e-4);
+  const exact = Object.values(r.relError ?? { none: 1 }).every((e) => e < 1e-4) && r.relError?.groupNormSilu !== undefined;
   // Re-initialised without wasmPaths, the gate is still installed (it found the binary's URL).
   const found = (r.withoutWasmPaths?.gated?.threaded ?? 0) > 0 && (r.withoutWasmPaths?.relError ?? 1) < 1e-4;
   code = r.isolated === true && r.threads === 2 && exact && (r.gated?.threaded ?? 0) > 0 && found ? 0 : 1;
