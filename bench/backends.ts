@@ -7,6 +7,7 @@
 import { sectionLog, writeBenchmarkSection } from './doc-section';
 import { cpus, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
+import { GroupNorm } from '@fewstep/nn';
 import { initBackend, registerTrainingKernels, unregisterTrainingKernels } from '@fewstep/backends';
 
 const QUICK = process.env.FEWSTEP_BENCH_QUICK === '1';
@@ -21,6 +22,10 @@ async function use(setup: Setup): Promise<void> {
   // cpu's stock nearest-resize gradient is wrong for batch > 1; every cpu row uses the fix.
   if (backend === 'cpu') registerTrainingKernels('cpu', { only: ['ResizeNearestNeighborGrad'] });
   if (setup.endsWith('ours')) registerTrainingKernels(backend);
+  // IS_TEST only silenced the "install tfjs-node" banner (printed when a backend is first made);
+  // left on, tfjs's per-kernel leak check rejects a custom op that saves a tensor on stock wasm
+  // (whose Identity copies it): nn's composite GroupNorm gradient.
+  tf.env().set('IS_TEST', false);
 }
 
 /** Median seconds of `reps` timed calls after one warm-up call, stopping early past `budget` s. */
@@ -226,12 +231,46 @@ const MEMS: MemCase[] = [
     run: ([x, idx]) => tf.gather(x, idx as tf.Tensor1D),
   },
   {
+    name: 'Transpose [16, 256, 256] by [0, 2, 1] (a transposeA product in attention)',
+    outSize: 16 * 256 * 256,
+    make: () => [tf.randomNormal([16, 256, 256])],
+    run: ([x]) => tf.transpose(x, [0, 2, 1]),
+  },
+  groupNormRow(false),
+  groupNormRow(true),
+  {
     name: 'UnsortedSegmentSum 1024x64 -> 512 rows',
     outSize: 512 * 64,
     make: () => [tf.randomNormal([1024, 64]), tf.randomUniformInt([1024], 0, 512)],
     run: ([x, ids]) => tf.unsortedSegmentSum(x, ids as tf.Tensor1D, 512),
   },
 ];
+
+/**
+ * nn's GroupNorm + SiLU (64 channels, 32 groups) on [16, 32, 32, 64]: forward, or forward and
+ * gradient (x, weight, bias). The wasm + ours setup runs the fused SIMD kernels, the others the
+ * composite of stock ops (as nn does on any backend without the fused kernel).
+ */
+function groupNormRow(withGradient: boolean): MemCase {
+  const shape = [16, 32, 32, 64];
+  let gn: GroupNorm | undefined;
+  return {
+    name: `GroupNorm + SiLU of [16, 32, 32, 64], 32 groups: ${withGradient ? 'forward + gradient' : 'forward'}`,
+    outSize: 16 * 32 * 32 * 64,
+    make: () => {
+      gn?.dispose();
+      gn = new GroupNorm(64);
+      return [tf.randomNormal(shape), tf.randomNormal(shape)];
+    },
+    run: ([x, dy]) => {
+      const f = (xi: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(gn!.forward(xi, { silu: true }), dy));
+      if (!withGradient) return gn!.forward(x, { silu: true });
+      const [dx, dw, db] = tf.grads(f)([x, gn!.weight, gn!.bias]);
+      tf.dispose([dw, db]);
+      return dx;
+    },
+  };
+}
 
 function memMs(c: MemCase): string {
   const inputs = c.make();
