@@ -59,6 +59,24 @@ describe('our wasm SIMD modules', () => {
     tf.dispose([src, dst]);
   });
 
+  test.each([
+    ['runs of 9 (two vectors + a tail), forward strides', 5, 9, 11, 13],
+    ['runs of 3 (tail only), negative source stride', 4, 3, -7, 3],
+    ['runs of 16, equal strides', 3, 16, 16, 16],
+  ] as const)('copyRuns: %s, bit-exact', (_, count, run, srcStride, dstStride) => {
+    const be = tf.backend();
+    const k = simdKernels(be, TRANSPOSE_FUNCTIONS)!;
+    const src = tf.tensor1d(Array.from({ length: 64 }, (_, i) => i * 7 - 100), 'int32');
+    const dst = tf.fill([80], -1, 'int32');
+    const s0 = srcStride < 0 ? 40 : 2;
+    k.copyRuns(heapAddress(be, src) + s0 * 4, heapAddress(be, dst) + 4, count, run, srcStride * 4, dstStride * 4);
+    const sv = src.dataSync();
+    const expected = new Int32Array(80).fill(-1);
+    for (let i = 0; i < count; i++) for (let j = 0; j < run; j++) expected[1 + i * dstStride + j] = sv[s0 + i * srcStride + j];
+    expect(Array.from(dst.dataSync())).toEqual(Array.from(expected));
+    tf.dispose([src, dst]);
+  });
+
   // The filter gradient's shifted rows: our SIMD transposes write what pad + transpose + copies do.
   const grids: [string, Grid][] = [
     ['3x3 same', { n: 2, h: 5, w: 6, ci: 4, gridH: 7, gridW: 8, top: 1, left: 1, kh: 3, kw: 3 }],

@@ -17,6 +17,7 @@ import { gatherConfig } from './gather';
 import { stridedSliceConfig } from './strided-slice';
 import { overStock } from './over-stock';
 import { transposeConfig } from './transpose';
+import { concatConfig } from './concat';
 import { groupNormConfig, groupNormGradConfig, groupNormSupported } from './group-norm';
 import { GROUP_NORM_GRAD_KERNEL, GROUP_NORM_KERNEL } from '@fewstep/core';
 
@@ -64,6 +65,8 @@ export const TRAINING_KERNELS: readonly TrainingKernel[] = [
   { kernelName: tf.GatherV2, backends: ['wasm'], reason: 'fast', config: gatherConfig },
   // Stock wasm's general StridedSlice: a per-element loop, and float32 output for int32 input.
   { kernelName: tf.StridedSlice, backends: ['wasm'], reason: 'fix', config: stridedSliceConfig },
+  // Stock wasm's Concat copies run by run in JS (the decoder's skip concats): our SIMD run copy.
+  { kernelName: tf.Concat, backends: ['wasm'], reason: 'fast', config: concatConfig },
   // Stock wasm's Transpose is a per-element loop; batched matrix transposes run our SIMD one.
   { kernelName: tf.Transpose, backends: ['wasm'], reason: 'fast', config: transposeConfig },
   // Fused GroupNorm (+ SiLU) in our own wasm SIMD passes: 3 passes over the activation forward

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { axisRuns, copyStrided, wasmHeap } from './heap-copy';
+import { axisRuns, copyStrided, wasmHeap, simdRunCopier } from './heap-copy';
 import { overStock } from './over-stock';
 
 /**
@@ -23,7 +23,8 @@ export function reverseConfig(backendName: string): tf.KernelConfig {
     const begin = runs.map((r) => (r.marked ? r.size - 1 : 0));
     const strides = runs.map((r) => (r.marked ? -1 : 1));
     // Views after makeOutput: an allocation may grow the heap and detach older views.
-    copyStrided(heap.typedArrayFromHeap(x), heap.typedArrayFromHeap(out), shape, begin, strides, shape);
+    const [src, dst] = [heap.typedArrayFromHeap(x), heap.typedArrayFromHeap(out)];
+    copyStrided(src, dst, shape, begin, strides, shape, simdRunCopier(heap, src, dst));
     return out;
   });
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { copyStrided, wasmHeap } from './heap-copy';
+import { copyStrided, wasmHeap, simdRunCopier } from './heap-copy';
 import { overStock, type WasmHeap } from './over-stock';
 
 /**
@@ -53,7 +53,7 @@ function heapSlice(heap: WasmHeap, x: tf.TensorInfo, begin: number[], size: numb
   const src = heap.typedArrayFromHeap(x);
   const dst = heap.typedArrayFromHeap(out);
   const m = mergeSliceDims(x.shape, begin, size);
-  copyStrided(src, dst, m.shape, m.begin, m.shape.map(() => 1), m.size);
+  copyStrided(src, dst, m.shape, m.begin, m.shape.map(() => 1), m.size, simdRunCopier(heap, src, dst));
   return out;
 }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { copyStrided, wasmHeap } from './heap-copy';
+import { copyStrided, wasmHeap, simdRunCopier } from './heap-copy';
 import { overStock } from './over-stock';
 
 /**
@@ -26,7 +26,8 @@ export function stridedSliceConfig(backendName: string): tf.KernelConfig {
     const out = heap.makeOutput(dense, x.dtype);
     if (dense.some((d) => d === 0)) return { ...out, shape: info.finalShape };
     // Views after makeOutput: an allocation may grow the heap and detach older views.
-    copyStrided(heap.typedArrayFromHeap(x), heap.typedArrayFromHeap(out), x.shape, info.begin, info.strides, dense);
+    const [src, dst] = [heap.typedArrayFromHeap(x), heap.typedArrayFromHeap(out)];
+    copyStrided(src, dst, x.shape, info.begin, info.strides, dense, simdRunCopier(heap, src, dst));
     return { ...out, shape: info.finalShape };
   });
 }

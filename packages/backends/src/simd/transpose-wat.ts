@@ -81,4 +81,41 @@ function transpose(): WatFunction {
   };
 }
 
-export const TRANSPOSE_FUNCTIONS: readonly WatFunction[] = [transpose()];
+/**
+ * copyRuns(src, dst, count, run, srcStride, dstStride): `count` runs of `run` 4-byte elements,
+ * the i-th from src + i srcStride to dst + i dstStride (bytes; strides may be negative): 16
+ * bytes at a time, then one element at a time, as integers (bit-exact for any float or int32).
+ */
+function copyRuns(): WatFunction {
+  return {
+    name: 'copyRuns',
+    params: ['$src', '$dst', '$count', '$run', '$srcStride', '$dstStride'].map((n) => [n, 'i32'] as [string, ValType]),
+    locals: [['$i', 'i32'], ['$k', 'i32'], ['$bytes', 'i32'], ['$vecBytes', 'i32']],
+    body: `
+      local.get $run i32.const 2 i32.shl local.set $bytes
+      local.get $bytes i32.const -16 i32.and local.set $vecBytes
+      block $runsDone loop $runs
+        local.get $i local.get $count i32.ge_u br_if $runsDone
+        i32.const 0 local.set $k
+        block $vecDone loop $vec
+          local.get $k local.get $vecBytes i32.ge_u br_if $vecDone
+          local.get $dst local.get $k i32.add local.get $src local.get $k i32.add v128.load v128.store
+          local.get $k i32.const 16 i32.add local.set $k
+          br $vec
+        end end
+        block $tailDone loop $tail
+          local.get $k local.get $bytes i32.ge_u br_if $tailDone
+          local.get $dst local.get $k i32.add local.get $src local.get $k i32.add i32.load i32.store
+          local.get $k i32.const 4 i32.add local.set $k
+          br $tail
+        end end
+        local.get $src local.get $srcStride i32.add local.set $src
+        local.get $dst local.get $dstStride i32.add local.set $dst
+        local.get $i i32.const 1 i32.add local.set $i
+        br $runs
+      end end`,
+  };
+}
+
+/** Data-movement kernels: the batched matrix transpose and the strided run copy. */
+export const TRANSPOSE_FUNCTIONS: readonly WatFunction[] = [transpose(), copyRuns()];
