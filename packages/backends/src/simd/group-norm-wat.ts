@@ -1,4 +1,5 @@
 import type { ValType, WatFunction } from './assemble';
+import { whileBelow } from './wat-loop';
 
 /**
  * WebAssembly SIMD passes of a fused GroupNorm (+ SiLU), forward and backward, over one sample
@@ -67,16 +68,9 @@ function pass(
 ): WatFunction {
   const rowLocals = rowPointers.map((p) => [`${p}Row`, 'i32'] as [string, ValType]);
   const setRows = rowPointers.map((p) => `local.get ${p} local.get $row i32.add local.set ${p}Row`).join('\n');
-  const channels = (a: Access, step: number, end: string, label: string) => `
-      block $${label}Done loop $${label}
-        local.get $k local.get ${end} i32.ge_u br_if $${label}Done
-        ${body(a)}
-        local.get $k i32.const ${step} i32.add local.set $k
-        br $${label}
-      end end`;
   const { code, constants } = hoistConstants(`
-        ${channels(VECTOR, 16, '$vecEnd', 'vec')}
-        ${channels(LANE0, 4, '$rowBytes', 'tail')}`);
+        ${whileBelow('vec', '$k', '$vecEnd', 16, body(VECTOR))}
+        ${whileBelow('tail', '$k', '$rowBytes', 4, body(LANE0))}`);
   return {
     name,
     params: [...params, '$P', '$C'].map((p) => [p, 'i32'] as [string, ValType]),
@@ -87,14 +81,10 @@ function pass(
       local.get $C i32.const 2 i32.shl local.set $rowBytes
       local.get $C i32.const -4 i32.and i32.const 2 i32.shl local.set $vecEnd
       local.get $P local.get $rowBytes i32.mul local.set $end
-      block $rowsDone loop $rows
-        local.get $row local.get $end i32.ge_u br_if $rowsDone
+      ${whileBelow('rows', '$row', '$end', '$rowBytes', `
         ${setRows}
         i32.const 0 local.set $k
-        ${code}
-        local.get $row local.get $rowBytes i32.add local.set $row
-        br $rows
-      end end`,
+        ${code}`)}`,
   };
 }
 

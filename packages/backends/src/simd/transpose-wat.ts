@@ -1,4 +1,5 @@
 import type { ValType, WatFunction } from './assemble';
+import { whileBelow } from './wat-loop';
 
 /** f32 lanes picked from two v128s (0-3 the first, 4-7 the second) as i8x16.shuffle's 16 bytes. */
 const lanes = (...picks: number[]) => `i8x16.shuffle ${picks.flatMap((p) => [0, 1, 2, 3].map((b) => 4 * p + b)).join(' ')}`;
@@ -19,21 +20,12 @@ function transpose(): WatFunction {
     j === 0 ? `local.get ${base}` : `local.get ${base} local.get ${stride} i32.const ${j} i32.mul i32.add`;
   const edge = (rFrom: string, rTo: string, cFrom: string, label: string) => `
     local.get ${rFrom} local.set $i
-    block $${label}RowsDone loop $${label}Rows
-      local.get $i local.get ${rTo} i32.ge_u br_if $${label}RowsDone
+    ${whileBelow(`${label}Rows`, '$i', rTo, 1, `
       local.get ${cFrom} local.set $j
-      block $${label}ColsDone loop $${label}Cols
-        local.get $j local.get $cols i32.ge_u br_if $${label}ColsDone
-        ${copyFloat(
-          'local.get $src local.get $i local.get $srcStride i32.mul i32.add local.get $j i32.const 2 i32.shl i32.add',
-          'local.get $dst local.get $j local.get $dstStride i32.mul i32.add local.get $i i32.const 2 i32.shl i32.add',
-        )}
-        local.get $j i32.const 1 i32.add local.set $j
-        br $${label}Cols
-      end end
-      local.get $i i32.const 1 i32.add local.set $i
-      br $${label}Rows
-    end end`;
+      ${whileBelow(`${label}Cols`, '$j', '$cols', 1, copyFloat(
+        'local.get $src local.get $i local.get $srcStride i32.mul i32.add local.get $j i32.const 2 i32.shl i32.add',
+        'local.get $dst local.get $j local.get $dstStride i32.mul i32.add local.get $i i32.const 2 i32.shl i32.add',
+      ))}`)}`;
   const v: [string, ValType][] = ['$r0', '$r1', '$r2', '$r3', '$t0', '$t1', '$t2', '$t3'].map((n) => [n, 'v128']);
   return {
     name: 'transpose',
@@ -44,16 +36,13 @@ function transpose(): WatFunction {
       local.get $cols i32.const -4 i32.and local.set $cols4
       ;; Column tiles of TILE: the 4x4 blocks of a tile write TILE destination rows, few enough
       ;; to stay in L1 when the destination stride is a power of two (a [256, 256] matrix).
-      block $tilesDone loop $tiles
-        local.get $c0 local.get $cols4 i32.ge_u br_if $tilesDone
+      ${whileBelow('tiles', '$c0', '$cols4', TILE, `
         local.get $c0 i32.const ${TILE} i32.add local.get $cols4
         local.get $c0 i32.const ${TILE} i32.add local.get $cols4 i32.lt_u select local.set $cEnd
         i32.const 0 local.set $r
-        block $blockRowsDone loop $blockRows
-          local.get $r local.get $rows4 i32.ge_u br_if $blockRowsDone
+        ${whileBelow('blockRows', '$r', '$rows4', 4, `
           local.get $c0 local.set $c
-          block $blockColsDone loop $blockCols
-            local.get $c local.get $cEnd i32.ge_u br_if $blockColsDone
+          ${whileBelow('blockCols', '$c', '$cEnd', 4, `
             local.get $src local.get $r local.get $srcStride i32.mul i32.add local.get $c i32.const 2 i32.shl i32.add local.set $s
             ${[0, 1, 2, 3].map((j) => `${at('$s', '$srcStride', j)} v128.load local.set $r${j}`).join('\n')}
             local.get $r0 local.get $r1 ${lanes(0, 4, 1, 5)} local.set $t0
@@ -64,16 +53,7 @@ function transpose(): WatFunction {
             ${at('$d', '$dstStride', 0)} local.get $t0 local.get $t2 ${lanes(0, 1, 4, 5)} v128.store
             ${at('$d', '$dstStride', 1)} local.get $t0 local.get $t2 ${lanes(2, 3, 6, 7)} v128.store
             ${at('$d', '$dstStride', 2)} local.get $t1 local.get $t3 ${lanes(0, 1, 4, 5)} v128.store
-            ${at('$d', '$dstStride', 3)} local.get $t1 local.get $t3 ${lanes(2, 3, 6, 7)} v128.store
-            local.get $c i32.const 4 i32.add local.set $c
-            br $blockCols
-          end end
-          local.get $r i32.const 4 i32.add local.set $r
-          br $blockRows
-        end end
-        local.get $c0 i32.const ${TILE} i32.add local.set $c0
-        br $tiles
-      end end
+            ${at('$d', '$dstStride', 3)} local.get $t1 local.get $t3 ${lanes(2, 3, 6, 7)} v128.store`)}`)}`)}
       ;; the cols % 4 edge of the block rows, then the rows % 4 edge (all columns)
       i32.const 0 local.set $c
       ${edge('$c', '$rows4', '$cols4', 'colEdge')}
@@ -94,26 +74,12 @@ function copyRuns(): WatFunction {
     body: `
       local.get $run i32.const 2 i32.shl local.set $bytes
       local.get $bytes i32.const -16 i32.and local.set $vecBytes
-      block $runsDone loop $runs
-        local.get $i local.get $count i32.ge_u br_if $runsDone
+      ${whileBelow('runs', '$i', '$count', 1, `
         i32.const 0 local.set $k
-        block $vecDone loop $vec
-          local.get $k local.get $vecBytes i32.ge_u br_if $vecDone
-          local.get $dst local.get $k i32.add local.get $src local.get $k i32.add v128.load v128.store
-          local.get $k i32.const 16 i32.add local.set $k
-          br $vec
-        end end
-        block $tailDone loop $tail
-          local.get $k local.get $bytes i32.ge_u br_if $tailDone
-          local.get $dst local.get $k i32.add local.get $src local.get $k i32.add i32.load i32.store
-          local.get $k i32.const 4 i32.add local.set $k
-          br $tail
-        end end
+        ${whileBelow('vec', '$k', '$vecBytes', 16, 'local.get $dst local.get $k i32.add local.get $src local.get $k i32.add v128.load v128.store')}
+        ${whileBelow('tail', '$k', '$bytes', 4, 'local.get $dst local.get $k i32.add local.get $src local.get $k i32.add i32.load i32.store')}
         local.get $src local.get $srcStride i32.add local.set $src
-        local.get $dst local.get $dstStride i32.add local.set $dst
-        local.get $i i32.const 1 i32.add local.set $i
-        br $runs
-      end end`,
+        local.get $dst local.get $dstStride i32.add local.set $dst`)}`,
   };
 }
 
