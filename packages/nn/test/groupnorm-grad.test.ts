@@ -75,3 +75,13 @@ describe.each(['cpu', 'wasm'])('GroupNorm (+ SiLU): hand-written or fused gradie
     gn.dispose();
   });
 });
+
+describe('GroupNorm.forward options', () => {
+  it('a silu that is not a boolean is a FewstepError naming opts.silu', () => {
+    const gn = new GroupNorm(8);
+    const x = tf.zeros([2, 4, 4, 8]);
+    expect(() => gn.forward(x, { silu: 'yes' as unknown as boolean })).toThrow(/GroupNorm\.forward: opts\.silu must be a boolean, got/);
+    tf.dispose(x);
+    gn.dispose();
+  });
+});

@@ -28,6 +28,8 @@ function layout(x: TensorInfo, attrs: GroupNormAttrs, kernel: string): Layout {
   return { B, P, C, G, n: (P * C) / G };
 }
 
+type Backend = WasmHeap & { disposeData(dataId: object): void };
+
 /**
  * Per-sample scratch on the heap: six C-long float slots (sums, per-channel mean, scale and the
  * gradient's coefficients), addressed by byte and read or written through a fresh view.
@@ -37,7 +39,7 @@ class Scratch {
   private readonly base: number;
 
   constructor(
-    private readonly heap: WasmHeap & { disposeData(dataId: object): void },
+    private readonly heap: Backend,
     private readonly C: number,
   ) {
     this.info = heap.makeOutput([6 * C], 'float32');
@@ -95,8 +97,6 @@ function statistics(passes: Passes, s: Scratch, L: Layout, x: number, weight: Fl
   }
   return rstd;
 }
-
-type Backend = WasmHeap & { disposeData(dataId: object): void };
 
 function setUp(backend: unknown, kernel: string): { passes: Passes; heap: Backend } {
   const passes = simdKernels(backend, GROUP_NORM_PASSES);
