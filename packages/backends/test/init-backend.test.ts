@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, test } from 'vitest';
-import { FewstepError } from '@fewstep/core';
+import { FewstepError, GROUP_NORM_GRAD_KERNEL, GROUP_NORM_KERNEL } from '@fewstep/core';
+import { registerKernels } from '../src/registry';
 import {
   initBackend,
   listTrainingKernels,
@@ -97,6 +98,19 @@ describe('registerTrainingKernels', () => {
     expect(unregisterTrainingKernels('wasm').sort()).toEqual([...first].sort());
     expect(tf.getKernel('Conv2DBackpropInput', 'wasm')).toBe(stock);
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined();
+  });
+
+  test('a kernel the platform cannot run (supported() false) is skipped; the fused GroupNorm pair is registered with SIMD', async () => {
+    await initBackend('wasm', { registerKernels: false });
+    const config = (backendName: string): tf.KernelConfig => ({ kernelName: 'FewstepNoSuchPlatform', backendName, kernelFunc: () => ({}) as never });
+    const kernel = { kernelName: 'FewstepNoSuchPlatform', backends: ['wasm'], reason: 'fast' as const, config, supported: () => false };
+    expect(registerKernels('wasm', [kernel])).toEqual([]);
+    expect(tf.getKernel('FewstepNoSuchPlatform', 'wasm')).toBeUndefined();
+    expect(registerKernels('wasm', [{ ...kernel, supported: () => true }])).toEqual(['FewstepNoSuchPlatform']);
+    unregisterTrainingKernels('wasm');
+    expect(tf.getKernel('FewstepNoSuchPlatform', 'wasm')).toBeUndefined();
+    expect(registerTrainingKernels('wasm')).toEqual(expect.arrayContaining([GROUP_NORM_KERNEL, GROUP_NORM_GRAD_KERNEL, 'Transpose', 'Concat']));
+    unregisterTrainingKernels('wasm');
   });
 
   test('only / force select kernels', () => {
