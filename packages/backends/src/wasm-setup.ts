@@ -12,6 +12,8 @@ import {
 } from './node-wasm-threads';
 import { DEFAULT_MIN_FLOPS, installThreadGate, type ThreadGate } from './wasm-thread-gate';
 import { threadpoolAddress, ThreadSwitch } from './wasm-threadpool-address';
+import { heapMemory, simdSupported } from './simd/instance';
+import { defaultWorkerFactory, POOLED_FUNCTIONS, startSimdPool } from './simd/pool';
 
 type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
 
@@ -91,7 +93,7 @@ export async function activateWasm(plan: WasmPlan, activate: () => Promise<boole
 export async function applyThreadPolicy(plan: WasmPlan, opts: InitBackendOptions): Promise<string> {
   const threads = await wasmThreads();
   if (threads < 2) return plan.note ?? '1 thread';
-  if (opts.threadPolicy === 'stock') return `${threads} threads for every op (stock policy)`;
+  if (opts.threadPolicy === 'stock') return `${threads} threads for every op (stock policy)${await startKernelPool(() => true)}`;
   const bytes = await threadedBinary(plan, opts);
   if (bytes === null && plan.dir === null) {
     return `${threads} threads for every op (stock policy: the gate reads the threaded .wasm file, and neither wasmPaths nor the page's resource timing gave its URL)`;
@@ -102,7 +104,25 @@ export async function applyThreadPolicy(plan: WasmPlan, opts: InitBackendOptions
   // Our Conv2DBackpropInput is stride-1 / polyphase forward convs: the inner Conv2D calls choose.
   const composite = registeredKernels('wasm').filter((k) => k === tf.Conv2DBackpropInput);
   gate = installThreadGate(sw, 'wasm', minFlops, composite);
-  return `${threads} threads for conv/matmul (>= ${minFlops / 1e6} MFLOP) where timed faster; every other op threaded while those find threads faster overall, else 1 thread`;
+  const pool = await startKernelPool(() => sw.on);
+  return `${threads} threads for conv/matmul (>= ${minFlops / 1e6} MFLOP) where timed faster; every other op threaded while those find threads faster overall, else 1 thread${pool}`;
+}
+
+/**
+ * Starts the worker our own SIMD kernels share their work with (simd/pool.ts) on the threaded
+ * heap; it runs while `wanted()` (the thread policy has the pool on). A clause for the report.
+ */
+async function startKernelPool(wanted: () => boolean): Promise<string> {
+  const memory = heapMemory(tf.findBackend('wasm'));
+  if (memory === null || !(memory.buffer instanceof SharedArrayBuffer) || !POOLED_FUNCTIONS.every((f) => simdSupported(f))) return '';
+  const start = await defaultWorkerFactory();
+  if (start === null) return '';
+  try {
+    startSimdPool(memory, POOLED_FUNCTIONS, start, wanted);
+  } catch (e) {
+    return `; our SIMD kernels on 1 thread (their worker did not start: ${(e as Error).message})`;
+  }
+  return '; our SIMD kernels share their work with a worker of their own';
 }
 
 /** The thread gate of the active wasm backend, or null where none is installed. */

@@ -43,6 +43,14 @@ const convFlops = convFlopsOf(false);
 /** Conv2DBackpropInput: the forward conv's FLOPs, from dy [N, Ho, Wo, Cout]. */
 const convInputGradFlops: FlopsOf = ({ dy, filter }) => 2 * prod(dy.shape.slice(0, 3)) * prod(filter.shape);
 
+/** Conv2DBackpropFilter: the forward conv's FLOPs, from x, dy [N, Ho, Wo, Cout] and the filter shape. */
+const convFilterGradFlops: FlopsOf = ({ x, dy }, attrs) => {
+  const [kh, kw] = attrs.filterShape as number[];
+  const nhwc = attrs.dataFormat !== 'NCHW';
+  const ci = nhwc ? x.shape[3] : x.shape[1];
+  return 2 * prod(dy.shape) * kh * kw * ci;
+};
+
 const matMulFlops: FlopsOf = ({ a, b }, attrs) => {
   const ra = a.shape.length;
   const [m, k] = attrs.transposeA ? [a.shape[ra - 1], a.shape[ra - 2]] : [a.shape[ra - 2], a.shape[ra - 1]];
@@ -59,6 +67,9 @@ export const GATED_KERNELS: Readonly<Record<string, FlopsOf>> = {
   [tf.DepthwiseConv2dNative]: convFlopsOf(true),
   [tf.FusedDepthwiseConv2D]: convFlopsOf(true),
   [tf.Conv2DBackpropInput]: convInputGradFlops,
+  // Ours runs products (themselves gated) or our GEMM, which shares its work with the SIMD
+  // pool's worker while the pool is on.
+  [tf.Conv2DBackpropFilter]: convFilterGradFlops,
   [tf.BatchMatMul]: matMulFlops,
   [tf._FusedMatMul]: matMulFlops,
 };

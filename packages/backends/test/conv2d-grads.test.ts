@@ -5,6 +5,7 @@ import { expectNoBackendLeak, onBackend, relError, seeded } from './helpers';
 import { KernelRunner } from '../src/kernel-runner';
 import { conv2dBackpropFilter } from '../src/kernels/conv2d-grads';
 import { filterGradByRows } from '../src/kernels/filter-grad-rows';
+import { filterGradByGemm } from '../src/kernels/filter-grad-gemm';
 import { convGeometry } from '../src/kernels/conv-geometry';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
@@ -195,3 +196,49 @@ describe('filterGradByRows (KH products over shifted rows of x, read through hea
   });
 });
 
+
+describe('filterGradByGemm (our SIMD GEMM over one transposed copy of x, every tap an offset into it)', () => {
+  const cases: Case[] = [
+    { x: [2, 7, 7, 4], w: [3, 3, 4, 8], s: 1, pad: 'same' },
+    { x: [1, 9, 6, 8], w: [3, 3, 8, 16], s: 1, pad: 'valid' },
+    { x: [3, 5, 8, 4], w: [5, 3, 4, 8], s: 1, pad: 'same' },
+    { x: [2, 6, 7, 4], w: [2, 4, 4, 8], s: 1, pad: [[0, 0], [2, 1], [0, 3], [0, 0]] },
+    { x: [2, 4, 5, 4], w: [2, 2, 4, 8], s: 1, pad: [[0, 0], [3, 3], [3, 3], [0, 0]] },
+    // Odd grid sizes (the contraction's tail) and several blocks of 256 positions.
+    { x: [3, 19, 19, 12], w: [3, 3, 12, 24], s: 1, pad: 'same' },
+  ];
+  test.each(cases.map((c) => [label(c), c] as const))('is taken on wasm, frees its intermediates, and matches cpu to 1e-5: %s', async (_, c) => {
+    const [expected] = await onBackend('cpu', () => tf.grad((w: tf.Tensor) => tf.conv2d(seeded(c.x, 3) as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad).sin().sum())(seeded(c.w, 4)));
+    await tf.setBackend('wasm');
+    const be = tf.backend();
+    const x = seeded(c.x, 3);
+    const dy = tf.tidy(() => tf.conv2d(x as tf.Tensor4D, seeded(c.w, 4) as tf.Tensor4D, c.s, c.pad).cos());
+    const info = convGeometry(c.x, c.w, c.s, c.pad, undefined);
+    const ids = be.numDataIds();
+    const out = KernelRunner.use(be, 'wasm', (r) => {
+      const g = filterGradByGemm(r, x, dy, c.w[0], c.w[1], info.padInfo.top, info.padInfo.left);
+      expect(g).not.toBeNull();
+      return g as tf.TensorInfo;
+    });
+    expect(out.shape).toEqual(c.w);
+    const v = Float32Array.from(be.readSync(out.dataId) as Float32Array);
+    be.disposeData(out.dataId);
+    expect(be.numDataIds()).toBe(ids);
+    expect(relError(v, expected)).toBeLessThan(1e-5);
+    tf.dispose([x, dy]);
+  });
+
+  test('returns null where its tiles do not fit (Ci % 4, Co % 8) and off the wasm heap', async () => {
+    for (const backend of ['wasm', 'cpu']) {
+      await tf.setBackend(backend);
+      const r = new KernelRunner(tf.backend(), backend);
+      for (const [ci, co] of backend === 'wasm' ? [[3, 8], [4, 12]] : [[4, 8]]) {
+        const x = seeded([1, 4, 4, ci], 1);
+        const dy = seeded([1, 4, 4, co], 2);
+        expect(filterGradByGemm(r, x, dy, 3, 3, 1, 1)).toBeNull();
+        tf.dispose([x, dy]);
+      }
+      r.dispose();
+    }
+  });
+});

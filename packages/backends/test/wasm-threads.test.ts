@@ -10,6 +10,8 @@ import { ddpmpp } from '@fewstep/nn';
 import { initBackend, registerTrainingKernels, unregisterTrainingKernels, wasmThreadGate, type GateMode } from '@fewstep/backends';
 import { nodeThreadsUnsupported } from '../src/node-wasm-threads';
 import { threadpoolAddress, ThreadSwitch } from '../src/wasm-threadpool-address';
+import { heapMemory } from '../src/simd/instance';
+import { simdPoolFor } from '../src/simd/pool';
 import { expectNoBackendLeak, relError, seeded } from './helpers';
 import { gradsOn } from './small-net';
 
@@ -75,7 +77,7 @@ describe('wasm with 2 threads in Node', () => {
     const r = await initBackend('wasm', { threads: 2 });
     expect(r).toMatchObject({ backend: 'wasm', threads: 2, simd: true, reason: 'wasm as asked' });
     expect(r.threadPolicy).toBe(
-      '2 threads for conv/matmul (>= 2 MFLOP) where timed faster; every other op threaded while those find threads faster overall, else 1 thread',
+      '2 threads for conv/matmul (>= 2 MFLOP) where timed faster; every other op threaded while those find threads faster overall, else 1 thread; our SIMD kernels share their work with a worker of their own',
     );
     const gate = wasmThreadGate()!;
     expect(gate).toMatchObject({ threads: 2, minFlops: 2e6, mode: 'gate' });
@@ -155,10 +157,28 @@ describe('wasm with 2 threads in Node', () => {
     tf.dispose(convGrads([2, 8, 8, 4], [3, 3, 4, 8], 1)());
     const kernels = wasmThreadGate()!.buckets().map((b) => b.kernel);
     expect(kernels).not.toContain('Conv2DBackpropInput');
-    // The forward conv and the input gradient's conv (2 signatures); the filter gradient's
-    // products over shifted rows of x (one per filter row, one signature).
+    // The forward conv and the input gradient's conv (2 signatures); the filter gradient, gated
+    // itself (our GEMM: no products inside).
     expect(kernels.filter((k) => k === 'Conv2D')).toHaveLength(2);
-    expect(kernels.filter((k) => k === 'BatchMatMul')).toHaveLength(1);
+    expect(kernels.filter((k) => k === 'Conv2DBackpropFilter')).toHaveLength(1);
+    expect(kernels).not.toContain('BatchMatMul');
+  });
+
+  it("the filter gradient's GEMM shares its rows with the SIMD pool's worker and matches cpu", async () => {
+    await initBackend('wasm', { threads: 2 });
+    const pool = simdPoolFor(heapMemory(tf.findBackend('wasm')))!;
+    wasmThreadGate()!.setMode('all'); // the pool runs while the gate has threads on
+    for (let i = 0; i < 400 && !pool.active(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(pool.active()).toBe(true);
+    const before = pool.runs.withWorker;
+    const [cpu, wasm] = await cpuAndWasm(convGrads([4, 16, 16, 8], [3, 3, 8, 16], 1), 'all');
+    wasm.forEach((v, i) => expect(relError(v, cpu[i])).toBeLessThan(1e-4));
+    expect(pool.runs.withWorker).toBeGreaterThan(before);
+    // One thread for everything: the same answer without the worker.
+    const alone = pool.runs.withWorker;
+    const [, single] = await cpuAndWasm(convGrads([4, 16, 16, 8], [3, 3, 8, 16], 1), 'none');
+    single.forEach((v, i) => expect(relError(v, cpu[i])).toBeLessThan(1e-4));
+    expect(pool.runs.withWorker).toBe(alone);
   });
 
   it('the small conv net: variableGrads on 2-thread wasm match cpu, every op threaded', async () => {
@@ -217,7 +237,7 @@ describe('wasm with 2 threads in Node', () => {
 
   it("threadPolicy: 'stock' leaves tfjs threading every op", async () => {
     const r = await initBackend('wasm', { threads: 2, threadPolicy: 'stock' });
-    expect(r.threadPolicy).toBe('2 threads for every op (stock policy)');
+    expect(r.threadPolicy).toBe('2 threads for every op (stock policy); our SIMD kernels share their work with a worker of their own');
     expect(wasmThreadGate()).toBeNull();
   });
 

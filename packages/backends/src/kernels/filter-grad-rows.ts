@@ -34,13 +34,7 @@ export function filterGradByRows(
   if (heap === null || x.dtype !== 'float32' || !heapAliases(r.backend)) return null;
   const [n, h, w, ci] = x.shape;
   const [, ho, wo, co] = dy.shape;
-  // Each image row of the grid: left pad, x, then zeros up to W' = W + max(left, right): the
-  // next row's left pad doubles as this row's right pad (and likewise between images), so fewer
-  // positions than the padded x ([16, 8, 8, 64] 3x3 'same': 81 per image, not 100).
-  const bottom = ho + kh - 1 - top - h;
-  const right = wo + kw - 1 - left - w;
-  const gridH = Math.max(h + Math.max(top, bottom), ho);
-  const gridW = Math.max(w + Math.max(left, right), wo);
+  const { gridH, gridW } = gridOf(x.shape, dy.shape, kh, kw, top, left);
   const K = n * gridH * gridW;
   const dyP = r.track(heap.makeOutput([1, K, co], 'float32'));
   placeInGrid(heap.typedArrayFromHeap(dy) as Float32Array, heap.typedArrayFromHeap(dyP) as Float32Array, n, ho, wo * co, gridH, gridW * co);
@@ -52,6 +46,20 @@ export function filterGradByRows(
   }
   const g = parts.length === 1 ? parts[0] : r.run('Concat', parts as never, { axis: 0 }); // [KH, KW Ci, Co]
   return r.reshape(g, [kh, kw, ci, co]);
+}
+
+/**
+ * The grid's image size [H', W']. Each image row of the grid: left pad, x, then zeros up to
+ * W' = W + max(left, right): the next row's left pad doubles as this row's right pad (and
+ * likewise between images), so fewer positions than the padded x ([16, 8, 8, 64] 3x3 'same': 81
+ * per image, not 100).
+ */
+export function gridOf(xShape: readonly number[], dyShape: readonly number[], kh: number, kw: number, top: number, left: number): { gridH: number; gridW: number } {
+  const [, h, w] = xShape;
+  const [, ho, wo] = dyShape;
+  const bottom = ho + kh - 1 - top - h;
+  const right = wo + kw - 1 - left - w;
+  return { gridH: Math.max(h + Math.max(top, bottom), ho), gridW: Math.max(w + Math.max(left, right), wo) };
 }
 
 /** x's geometry in the padded grid [N, H', W'] of K positions, and the filter's size. */

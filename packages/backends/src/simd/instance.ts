@@ -14,7 +14,7 @@ const instances = new WeakMap<WebAssembly.Memory, Map<readonly WatFunction[], Ex
 const supported = new Map<readonly WatFunction[], boolean>();
 
 /** The heap of a wasm backend: the threaded build's shared memory or the single-threaded one's. */
-function heapMemory(backend: unknown): WebAssembly.Memory | null {
+export function heapMemory(backend: unknown): WebAssembly.Memory | null {
   const wasm = (backend as Partial<WasmBackendParts>).wasm;
   const memory = wasm?.wasmMemory ?? wasm?.asm?.memory;
   return memory instanceof WebAssembly.Memory ? memory : null;
@@ -36,7 +36,11 @@ export function simdSupported(functions: readonly WatFunction[]): boolean {
  * bigger ones synchronously on the main thread.
  */
 export function simdKernels(backend: unknown, functions: readonly WatFunction[]): Exports | null {
-  const memory = heapMemory(backend);
+  return simdKernelsOn(heapMemory(backend), functions);
+}
+
+/** `functions` instantiated over `memory` (once per memory), or null without memory or SIMD. */
+export function simdKernelsOn(memory: WebAssembly.Memory | null, functions: readonly WatFunction[]): Exports | null {
   if (memory === null || !simdSupported(functions)) return null;
   let perHeap = instances.get(memory);
   if (perHeap === undefined) instances.set(memory, (perHeap = new Map()));
