@@ -110,6 +110,14 @@ describe('the SIMD pool (a worker running our kernels on the same shared memory)
     expect(error()).toBeLessThan(1e-5);
   });
 
+  test("back-to-back runs announced with `more` (the worker waits awake) are each computed", () => {
+    for (let i = 0; i < 5; i++) {
+      const { args, error } = problem(memory, 8, 1, 50 + i, 40 + i);
+      pool.run(GEMM_FUNCTIONS, 'gemm', [args(0, 4), args(4, 4)], 1, i < 4);
+      expect(error()).toBeLessThan(1e-5);
+    }
+  });
+
   test('runs on this thread alone while the policy does not want threads', () => {
     wanted = false;
     try {

@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { edmPreconditioning, FewstepError, precondition, seededNoise } from '@fewstep/core';
 import { edmLoss } from '@fewstep/losses';
-import { ddpmpp } from '@fewstep/nn';
+import { ddpmpp, GroupNorm } from '@fewstep/nn';
 import { initBackend, registerTrainingKernels, unregisterTrainingKernels, wasmThreadGate, type GateMode } from '@fewstep/backends';
 import { nodeThreadsUnsupported } from '../src/node-wasm-threads';
 import { threadpoolAddress, ThreadSwitch } from '../src/wasm-threadpool-address';
@@ -179,6 +179,31 @@ describe('wasm with 2 threads in Node', () => {
     const [, single] = await cpuAndWasm(convGrads([4, 16, 16, 8], [3, 3, 8, 16], 1), 'none');
     single.forEach((v, i) => expect(relError(v, cpu[i])).toBeLessThan(1e-4));
     expect(pool.runs.withWorker).toBe(alone);
+  });
+
+  it("the fused GroupNorm + SiLU and its gradient split their samples with the SIMD pool's worker and match cpu's composite", async () => {
+    await initBackend('wasm', { threads: 2 });
+    const pool = simdPoolFor(heapMemory(tf.findBackend('wasm')))!;
+    wasmThreadGate()!.setMode('all');
+    for (let i = 0; i < 400 && !pool.active(); i++) await new Promise((r) => setTimeout(r, 10));
+    // nn's GroupNorm takes the fused kernel on wasm and its composite on cpu. The output and the
+    // gradients of x, weight and bias of a non-linear loss; 5 samples: an odd split.
+    const run = () => {
+      const norm = new GroupNorm(16, { numGroups: 4 });
+      norm.weight.assign(seeded([16], 2).add(1));
+      norm.bias.assign(seeded([16], 3));
+      const x = seeded([5, 64, 64, 16], 1); // over the size from which the passes use the pool
+      const loss = (xx: tf.Tensor) => norm.forward(xx, { silu: true }).sin().sum();
+      const { grads } = tf.variableGrads(() => loss(x) as tf.Scalar, [norm.weight, norm.bias]);
+      const out = [norm.forward(x, { silu: true }), tf.grad(loss)(x), grads[norm.weight.name], grads[norm.bias.name]];
+      norm.dispose();
+      return out;
+    };
+    const before = pool.runs.withWorker;
+    const [cpu, wasm] = await cpuAndWasm(run, 'all');
+    wasm.forEach((v, i) => expect(relError(v, cpu[i]), `output ${i}`).toBeLessThan(1e-4));
+    // Forward 3 passes; the gradient recomputes 2 and runs 2 more.
+    expect(pool.runs.withWorker - before).toBeGreaterThanOrEqual(7);
   });
 
   it('the small conv net: variableGrads on 2-thread wasm match cpu, every op threaded', async () => {

@@ -1,10 +1,11 @@
 import { assembleModule, type WatFunction } from './assemble';
 import { simdKernelsOn } from './instance';
 import { GEMM_FUNCTIONS } from './gemm-wat';
+import { GROUP_NORM_PASSES } from './group-norm-wat';
 import { nodeRequire } from '../node-wasm-threads';
 
 /** The function sets our kernels run on the pool. */
-export const POOLED_FUNCTIONS: readonly (readonly WatFunction[])[] = [GEMM_FUNCTIONS];
+export const POOLED_FUNCTIONS: readonly (readonly WatFunction[])[] = [GEMM_FUNCTIONS, GROUP_NORM_PASSES];
 
 /**
  * A second thread for our SIMD kernels on threaded wasm's shared heap. XNNPACK's own pool (the
@@ -21,9 +22,10 @@ export interface SimdPool {
   active(): boolean;
   /**
    * Runs fn(...calls[i]) for every i: calls before `split` on this thread, the rest on the
-   * worker (this thread alone when the pool is not active). Returns when all have run.
+   * worker (this thread alone when the pool is not active). Returns when all have run. `more`:
+   * another run follows at once (the worker then waits for it awake).
    */
-  run(functions: readonly WatFunction[], fn: string, calls: readonly (readonly number[])[], split: number): void;
+  run(functions: readonly WatFunction[], fn: string, calls: readonly (readonly number[])[], split: number, more?: boolean): void;
   /** Runs so far that used the worker, and that ran on this thread alone. */
   readonly runs: { withWorker: number; alone: number };
   /** Stops the worker. */
@@ -40,9 +42,12 @@ const FN = 4;
 const COUNT = 5;
 const ARGC = 6;
 const FAILED = 7;
-const ARGS = 8;
+const MORE = 8;
+const ARGS = 9;
 const CONTROL_INTS = 1 << 16;
 const READY = 1;
+/** How long each side spins for the other before it sleeps in Atomics.wait. */
+const SPIN_MS = 0.2;
 const CLOSED = -1;
 
 /**
@@ -57,6 +62,13 @@ const start = ({ memory, modules, names, control }) => {
   let seen = Atomics.load(c, ${SEQ});
   Atomics.store(c, ${STATE}, ${READY});
   for (;;) {
+    // When the last job said more would follow (a kernel's passes come microseconds apart, and
+    // waking from Atomics.wait takes ~0.1 ms here), spin a little before sleeping. Never after
+    // a kernel's last job: a spinning worker would take a core from XNNPACK's next op.
+    if (c[${MORE}] === 1) {
+      const until = performance.now() + ${SPIN_MS};
+      while (Atomics.load(c, ${SEQ}) === seen && performance.now() < until);
+    }
     Atomics.wait(c, ${SEQ}, seen);
     seen = Atomics.load(c, ${SEQ});
     if (Atomics.load(c, ${STATE}) === ${CLOSED}) return;
@@ -139,8 +151,9 @@ export function startSimdPool(
   // The browser's main thread may not Atomics.wait: there it spins on the worker's counter.
   let canWait = true;
   const waitForWorker = () => {
+    const until = performance.now() + SPIN_MS;
     while (Atomics.load(c, DONE) !== seq) {
-      if (!canWait) continue;
+      if (!canWait || performance.now() < until) continue; // spin first (see the worker)
       try {
         Atomics.wait(c, DONE, Atomics.load(c, DONE), 50);
       } catch {
@@ -153,7 +166,7 @@ export function startSimdPool(
     threads: 2,
     runs,
     active: () => Atomics.load(c, STATE) === READY && policy.wanted(),
-    run(functions, fn, calls, split) {
+    run(functions, fn, calls, split, more = false) {
       const set = sets.indexOf(functions);
       const exports = simdKernelsOn(memory, functions);
       if (set < 0 || exports === null) throw new Error(`@fewstep/backends: ${fn} is not in this SIMD pool`);
@@ -168,6 +181,7 @@ export function startSimdPool(
         c[FN] = functions.findIndex((g) => g.name === fn);
         c[COUNT] = calls.length - split;
         c[ARGC] = argc;
+        c[MORE] = more ? 1 : 0;
         for (let i = split, o = ARGS; i < calls.length; i++, o += argc) c.set(calls[i], o);
         Atomics.store(c, SEQ, ++seq);
         Atomics.notify(c, SEQ);
