@@ -10,6 +10,6 @@ export {
 } from './training-kernels';
 export type { RegisterOptions } from './training-kernels';
 export { ADD_N_CHUNK } from './kernels/add-n';
-export { wasmThreadGate } from './wasm-setup';
+export { wasmSimdPool, wasmThreadGate } from './wasm-setup';
 export { DEFAULT_MIN_FLOPS as THREAD_MIN_FLOPS, GATED_KERNELS } from './wasm-thread-gate';
 export type { GateBucket, GateMode, ThreadGate } from './wasm-thread-gate';

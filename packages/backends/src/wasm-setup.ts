@@ -13,13 +13,15 @@ import {
 import { DEFAULT_MIN_FLOPS, installThreadGate, type ThreadGate } from './wasm-thread-gate';
 import { threadpoolAddress, ThreadSwitch } from './wasm-threadpool-address';
 import { heapMemory, simdSupported } from './simd/instance';
-import { defaultWorkerFactory, POOLED_FUNCTIONS, startSimdPool } from './simd/pool';
+import { defaultWorkerFactory, POOLED_FUNCTIONS, simdPoolFor, startSimdPool, type SimdPool } from './simd/pool';
 
 type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
 
 let wasm: WasmModule | undefined;
 let gate: ThreadGate | null = null;
 const THREADED_BINARY = 'tfjs-backend-wasm-threaded-simd.wasm';
+/** How long initBackend waits for our SIMD kernels' worker to start (~20-50 ms in Node). */
+const POOL_START_MS = 2000;
 
 /** Loads the wasm backend package (it registers the 'wasm' backend factory when first imported). */
 export async function loadWasm(): Promise<WasmModule> {
@@ -117,12 +119,24 @@ async function startKernelPool(wanted: () => boolean): Promise<string> {
   if (memory === null || !(memory.buffer instanceof SharedArrayBuffer) || !POOLED_FUNCTIONS.every((f) => simdSupported(f))) return '';
   const start = await defaultWorkerFactory();
   if (start === null) return '';
+  let pool: SimdPool;
   try {
-    startSimdPool(memory, POOLED_FUNCTIONS, start, wanted);
+    pool = startSimdPool(memory, POOLED_FUNCTIONS, start, wanted);
   } catch (e) {
     return `; our SIMD kernels on 1 thread (their worker did not start: ${(e as Error).message})`;
   }
+  if (!(await pool.started(POOL_START_MS))) return `; our SIMD kernels on 1 thread until their worker starts (not within ${POOL_START_MS} ms)`;
   return '; our SIMD kernels share their work with a worker of their own';
+}
+
+/**
+ * The worker our own SIMD kernels share their work with on the threaded wasm heap (the filter
+ * gradient's GEMM, the fused GroupNorm's passes), or null where none started: `active()` says
+ * whether runs use it now, `runs` counts runs with it and on the main thread alone.
+ */
+export function wasmSimdPool(): Pick<SimdPool, 'threads' | 'active' | 'runs'> | null {
+  const backend = tf.findBackend('wasm');
+  return backend === null ? null : simdPoolFor(heapMemory(backend));
 }
 
 /** The thread gate of the active wasm backend, or null where none is installed. */

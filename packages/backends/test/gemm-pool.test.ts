@@ -82,7 +82,7 @@ describe('the SIMD pool (a worker running our kernels on the same shared memory)
     const start = await defaultWorkerFactory();
     expect(start).not.toBeNull(); // Node: worker_threads
     pool = startSimdPool(memory, [GEMM_FUNCTIONS], start!, () => wanted);
-    for (let i = 0; i < 400 && !pool.active(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await pool.started(4000)).toBe(true);
   });
   afterAll(() => pool.close());
 
@@ -145,10 +145,21 @@ describe('the SIMD pool (a worker running our kernels on the same shared memory)
     expect(error()).toBeLessThan(1e-5);
   });
 
+  test('a worker that never starts: started() says so after its timeout, and runs stay on this thread', async () => {
+    const m = sharedMemory();
+    const p = startSimdPool(m, [GEMM_FUNCTIONS], () => ({ postMessage: () => undefined, terminate: () => undefined }));
+    expect(await p.started(30)).toBe(false);
+    const { args, error } = problem(m, 4, 1, 20, 8);
+    p.run(GEMM_FUNCTIONS, 'gemm', [args(0, 4)], 0);
+    expect(p.runs).toEqual({ withWorker: 0, alone: 1 });
+    expect(error()).toBeLessThan(1e-5);
+    p.close();
+  });
+
   test('after close, runs stay on this thread and the memory has no pool', async () => {
     const m = sharedMemory();
     const p = startSimdPool(m, [GEMM_FUNCTIONS], (await defaultWorkerFactory())!);
-    for (let i = 0; i < 400 && !p.active(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await p.started(4000)).toBe(true);
     expect(p.active()).toBe(true);
     p.close();
     expect(p.active()).toBe(false);

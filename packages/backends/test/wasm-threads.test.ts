@@ -7,11 +7,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { edmPreconditioning, FewstepError, precondition, seededNoise } from '@fewstep/core';
 import { edmLoss } from '@fewstep/losses';
 import { ddpmpp, GroupNorm } from '@fewstep/nn';
-import { initBackend, registerTrainingKernels, unregisterTrainingKernels, wasmThreadGate, type GateMode } from '@fewstep/backends';
+import { initBackend, registerTrainingKernels, unregisterTrainingKernels, wasmSimdPool, wasmThreadGate, type GateMode } from '@fewstep/backends';
 import { nodeThreadsUnsupported } from '../src/node-wasm-threads';
 import { threadpoolAddress, ThreadSwitch } from '../src/wasm-threadpool-address';
-import { heapMemory } from '../src/simd/instance';
-import { simdPoolFor } from '../src/simd/pool';
 import { expectNoBackendLeak, relError, seeded } from './helpers';
 import { gradsOn } from './small-net';
 
@@ -166,10 +164,9 @@ describe('wasm with 2 threads in Node', () => {
 
   it("the filter gradient's GEMM shares its rows with the SIMD pool's worker and matches cpu", async () => {
     await initBackend('wasm', { threads: 2 });
-    const pool = simdPoolFor(heapMemory(tf.findBackend('wasm')))!;
+    const pool = wasmSimdPool()!;
     wasmThreadGate()!.setMode('all'); // the pool runs while the gate has threads on
-    for (let i = 0; i < 400 && !pool.active(); i++) await new Promise((r) => setTimeout(r, 10));
-    expect(pool.active()).toBe(true);
+    expect(pool.active()).toBe(true); // initBackend waited for its worker
     const before = pool.runs.withWorker;
     const [cpu, wasm] = await cpuAndWasm(convGrads([4, 16, 16, 8], [3, 3, 8, 16], 1), 'all');
     wasm.forEach((v, i) => expect(relError(v, cpu[i])).toBeLessThan(1e-4));
@@ -183,9 +180,9 @@ describe('wasm with 2 threads in Node', () => {
 
   it("the fused GroupNorm + SiLU and its gradient split their samples with the SIMD pool's worker and match cpu's composite", async () => {
     await initBackend('wasm', { threads: 2 });
-    const pool = simdPoolFor(heapMemory(tf.findBackend('wasm')))!;
+    const pool = wasmSimdPool()!;
     wasmThreadGate()!.setMode('all');
-    for (let i = 0; i < 400 && !pool.active(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(pool.active()).toBe(true);
     // nn's GroupNorm takes the fused kernel on wasm and its composite on cpu. The output and the
     // gradients of x, weight and bias of a non-linear loss; 5 samples: an odd split.
     const run = () => {

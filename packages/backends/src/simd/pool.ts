@@ -21,6 +21,11 @@ export interface SimdPool {
   /** Whether runs use the worker now (it has started, and the caller's policy wants threads). */
   active(): boolean;
   /**
+   * Resolves once the worker has started (true), or after `timeoutMs` (false). A browser starts
+   * a worker only while the page yields to its event loop: initBackend awaits this.
+   */
+  started(timeoutMs: number): Promise<boolean>;
+  /**
    * Runs fn(...calls[i]) for every i: calls before `split` on this thread, the rest on the
    * worker (this thread alone when the pool is not active). Returns when all have run. `more`:
    * another run follows at once (the worker then waits for it awake).
@@ -166,6 +171,11 @@ export function startSimdPool(
     threads: 2,
     runs,
     active: () => Atomics.load(c, STATE) === READY && policy.wanted(),
+    async started(timeoutMs) {
+      const until = performance.now() + timeoutMs;
+      while (Atomics.load(c, STATE) !== READY && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
+      return Atomics.load(c, STATE) === READY;
+    },
     run(functions, fn, calls, split, more = false) {
       const set = sets.indexOf(functions);
       const exports = simdKernelsOn(memory, functions);
