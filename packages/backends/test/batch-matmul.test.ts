@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { registerTrainingKernels, unregisterTrainingKernels } from '@fewstep/backends';
 import { expectNoBackendLeak, onBackend, relError, seeded } from './helpers';
+import { KernelRunner } from '../src/kernel-runner';
+import { batchedByGemm } from '../src/kernels/batch-gemm';
 
 type Case = { a: number[]; b: number[]; tA: boolean; tB: boolean };
 
@@ -19,6 +21,10 @@ const CASES: Case[] = [
   { a: [1, 40, 36], b: [3, 33, 36], tA: false, tB: true },
   { a: [2, 2, 40, 36], b: [2, 2, 36, 40], tA: false, tB: false },
   { a: [2, 3, 36, 40], b: [2, 3, 36, 40], tA: true, tB: false },
+  // Our SIMD GEMM (M % 4 = 0, N % 8 = 0): an odd batch, a contraction not a multiple of 4, the
+  // transposed operands of attention's gradients.
+  { a: [5, 64, 45], b: [5, 45, 72], tA: false, tB: false },
+  { a: [3, 32, 64], b: [3, 64, 32], tA: true, tB: true },
 ];
 
 const label = (c: Case) => `a=[${c.a}]${c.tA ? 'T' : ''} b=[${c.b}]${c.tB ? 'T' : ''}`;
@@ -36,6 +42,29 @@ describe('BatchMatMul (wasm fast path)', () => {
     const [a] = await onBackend('wasm', f);
     const [e] = await onBackend('cpu', f);
     expect(relError(a, e)).toBeLessThan(1e-5);
+  });
+
+  test('batchedByGemm is taken where its tiles fit, frees its intermediates, and declines other shapes', async () => {
+    await tf.setBackend('wasm');
+    const be = tf.backend();
+    for (const [m, n, taken] of [[64, 72, true], [62, 72, false], [64, 70, false]] as const) {
+      const a = seeded([3, m, 20], 1);
+      const b = seeded([3, 20, n], 2);
+      const ids = be.numDataIds();
+      const r = new KernelRunner(be, 'wasm');
+      const out = batchedByGemm(r, a, b);
+      expect(out !== null).toBe(taken);
+      if (out !== null) {
+        r.keep(out);
+        const expected = await onBackend('cpu', () => tf.matMul(seeded([3, m, 20], 1), seeded([3, 20, n], 2)));
+        expect(relError(Float32Array.from(be.readSync(out.dataId) as Float32Array), expected[0])).toBeLessThan(1e-5);
+        await tf.setBackend('wasm');
+        be.disposeData(out.dataId);
+      }
+      r.dispose();
+      expect(be.numDataIds()).toBe(ids);
+      tf.dispose([a, b]);
+    }
   });
 
   test('dense and attention gradients match cpu', async () => {

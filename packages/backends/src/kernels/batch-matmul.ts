@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { KernelRunner } from '../kernel-runner';
 import { overStock } from './over-stock';
 import { heapAliases, withHeapAlias } from './heap-alias';
+import { batchedByGemm } from './batch-gemm';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -12,8 +13,8 @@ export const LOOP_MIN_MACS = 32 * 32 * 32;
  * BatchMatMul through wasm's fast path only: stock wasm runs a naive loop (~1-2 GFLOP/s, vs
  * ~20 on its XNNPACK path) whenever transposeA / transposeB is set or the batch is > 1, i.e.
  * for every dense-layer gradient and all of attention. So: transpose explicitly (memory-bound,
- * cheap), fold a shared right-hand matrix into the rows, and run big batched products as a loop
- * of single products.
+ * cheap), fold a shared right-hand matrix into the rows, and run big batched products by our
+ * SIMD GEMM (batch-gemm.ts), else as a loop of single products.
  */
 export function fastBatchMatMul(
   r: KernelRunner,
@@ -30,7 +31,11 @@ export function fastBatchMatMul(
   const [bB, , n] = b3.shape;
   const product = (x: TensorInfo, y: TensorInfo) => r.track(runStock(r, stock, x, y));
   let out: TensorInfo;
-  if (bA === bB && (bA === 1 || m * k * n < LOOP_MIN_MACS)) out = product(a3, b3);
+  // A batch of equal-sized products: our SIMD GEMM where its tiles fit (the batch split with the
+  // SIMD pool's worker), else a loop of single products below.
+  const gemmed = bA === bB && bA > 1 && m * k * n >= LOOP_MIN_MACS ? batchedByGemm(r, a3, b3) : null;
+  if (gemmed !== null) out = gemmed;
+  else if (bA === bB && (bA === 1 || m * k * n < LOOP_MIN_MACS)) out = product(a3, b3);
   else if (bB === 1) {
     a3 = r.reshape(a3, [1, bA * m, k]);
     out = r.reshape(product(a3, b3), [bA, m, n]);
