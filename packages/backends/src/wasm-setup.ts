@@ -13,7 +13,9 @@ import {
 import { DEFAULT_MIN_FLOPS, installThreadGate, type ThreadGate } from './wasm-thread-gate';
 import { threadpoolAddress, ThreadSwitch } from './wasm-threadpool-address';
 import { heapMemory, simdSupported } from './simd/instance';
-import { defaultWorkerFactory, POOLED_FUNCTIONS, simdPoolFor, startSimdPool, type SimdPool } from './simd/pool';
+import { GEMM_FUSED, gemmChosen } from './simd/gemm-wat';
+import { assembleModule } from './simd/assemble';
+import { defaultWorkerFactory, pooledFunctions, simdPoolFor, startSimdPool, type SimdPool } from './simd/pool';
 
 type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
 
@@ -116,17 +118,28 @@ export async function applyThreadPolicy(plan: WasmPlan, opts: InitBackendOptions
  */
 async function startKernelPool(wanted: () => boolean): Promise<string> {
   const memory = heapMemory(tf.findBackend('wasm'));
-  if (memory === null || !(memory.buffer instanceof SharedArrayBuffer) || !POOLED_FUNCTIONS.every((f) => simdSupported(f))) return '';
+  if (memory === null || !(memory.buffer instanceof SharedArrayBuffer) || !pooledFunctions().every((f) => simdSupported(f))) return '';
   const start = await defaultWorkerFactory();
   if (start === null) return '';
   let pool: SimdPool;
   try {
-    pool = startSimdPool(memory, POOLED_FUNCTIONS, start, wanted);
+    pool = startSimdPool(memory, pooledFunctions(), start, wanted);
   } catch (e) {
     return `; our SIMD kernels on 1 thread (their worker did not start: ${(e as Error).message})`;
   }
   if (!(await pool.started(POOL_START_MS))) return `; our SIMD kernels on 1 thread until their worker starts (not within ${POOL_START_MS} ms)`;
   return '; our SIMD kernels share their work with a worker of their own';
+}
+
+/**
+ * Node: V8's relaxed SIMD on (process-wide) where wasm does not validate it yet. Our modules are
+ * validated afterwards, so a runtime that refuses the flag leaves the plain GEMM in use.
+ */
+export async function enableRelaxedSimd(): Promise<void> {
+  // Validated directly: simdSupported() keeps its first answer, which must come after the flag.
+  if (gemmChosen() || WebAssembly.validate(assembleModule({ functions: GEMM_FUSED, sharedMemory: false }))) return;
+  const req = await nodeRequire();
+  (req?.('node:v8') as { setFlagsFromString?: (flags: string) => void } | undefined)?.setFlagsFromString?.('--experimental-wasm-relaxed-simd');
 }
 
 /**

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { assembleModule } from '../src/simd/assemble';
-import { GEMM_FUNCTIONS, PANEL, TILE_ROWS } from '../src/simd/gemm-wat';
+import { GEMM_PLAIN as GEMM_FUNCTIONS, PANEL, TILE_ROWS } from '../src/simd/gemm-wat';
 import { simdKernelsOn } from '../src/simd/instance';
 import { defaultWorkerFactory, simdPoolFor, startSimdPool, type SimdPool } from '../src/simd/pool';
 import { TRANSPOSE_FUNCTIONS } from '../src/simd/transpose-wat';

@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { KernelRunner } from '../kernel-runner';
 import { wasmHeap } from './heap-copy';
 import { heapAddress, heapMemory, simdKernels } from '../simd/instance';
-import { GEMM_FUNCTIONS, PANEL, TILE_ROWS } from '../simd/gemm-wat';
+import { gemmFunctions, PANEL, TILE_ROWS } from '../simd/gemm-wat';
 import { TRANSPOSE_FUNCTIONS } from '../simd/transpose-wat';
 import { simdPoolFor } from '../simd/pool';
 
@@ -17,7 +17,8 @@ type TensorInfo = tf.TensorInfo;
  */
 export function batchedByGemm(r: KernelRunner, a: TensorInfo, b: TensorInfo): TensorInfo | null {
   const heap = wasmHeap(r.backend, a);
-  const gemm = simdKernels(r.backend, GEMM_FUNCTIONS);
+  const functions = gemmFunctions();
+  const gemm = simdKernels(r.backend, functions);
   const simd = simdKernels(r.backend, TRANSPOSE_FUNCTIONS);
   const [batch, m, k] = a.shape;
   const [batchB, , n] = b.shape;
@@ -36,7 +37,7 @@ export function batchedByGemm(r: KernelRunner, a: TensorInfo, b: TensorInfo): Te
   const calls: number[][] = [];
   for (let i = 0; i < batch; i++) calls.push([aAt + i * m * k * 4, k * 4, packedAt + i * n * k * 4, outAt + i * m * n * 4, n * 4, m, panels, k]);
   const pool = simdPoolFor(heapMemory(r.backend));
-  if (pool !== null) pool.run(GEMM_FUNCTIONS, 'gemm', calls, Math.ceil(batch / 2));
+  if (pool !== null) pool.run(functions, 'gemm', calls, Math.ceil(batch / 2));
   else for (const args of calls) gemm.gemm(...args);
   return out;
 }

@@ -3,7 +3,7 @@ import type { KernelRunner } from '../kernel-runner';
 import { wasmHeap } from './heap-copy';
 import { gridOf } from './filter-grad-rows';
 import { heapAddress, heapMemory, simdKernels } from '../simd/instance';
-import { GEMM_FUNCTIONS, PANEL, TILE_ROWS } from '../simd/gemm-wat';
+import { gemmFunctions, PANEL, TILE_ROWS } from '../simd/gemm-wat';
 import { TRANSPOSE_FUNCTIONS } from '../simd/transpose-wat';
 import { simdPoolFor } from '../simd/pool';
 
@@ -30,7 +30,8 @@ export function filterGradByGemm(
   left: number,
 ): TensorInfo | null {
   const heap = wasmHeap(r.backend, x);
-  const gemm = simdKernels(r.backend, GEMM_FUNCTIONS);
+  const functions = gemmFunctions();
+  const gemm = simdKernels(r.backend, functions);
   const simd = simdKernels(r.backend, TRANSPOSE_FUNCTIONS);
   const [n, h, w, ci] = x.shape;
   const [, ho, wo, co] = dy.shape;
@@ -73,7 +74,7 @@ export function filterGradByGemm(
     }
   }
   const pool = simdPoolFor(heapMemory(r.backend));
-  if (pool !== null) pool.run(GEMM_FUNCTIONS, 'gemm', calls, kh * kw);
+  if (pool !== null) pool.run(functions, 'gemm', calls, kh * kw);
   else for (const args of calls) gemm.gemm(...args);
   return out;
 }

@@ -44,6 +44,8 @@ const SIMD: Record<string, number> = {
   'f32x4.mul': 230, 'f32x4.div': 231, 'f32x4.min': 232, 'f32x4.max': 233, 'f32x4.pmin': 234,
   'f32x4.pmax': 235,
   'i32x4.trunc_sat_f32x4_s': 248, 'f32x4.convert_i32x4_s': 250,
+  // relaxed SIMD: a b + c, fused or not as the platform prefers
+  'f32x4.relaxed_madd': 261,
 };
 // Memory access: opcode bytes and natural alignment (log2 bytes).
 const MEMORY: Record<string, { op: number[]; align: number }> = {

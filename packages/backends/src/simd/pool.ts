@@ -1,11 +1,13 @@
 import { assembleModule, type WatFunction } from './assemble';
 import { simdKernelsOn } from './instance';
-import { GEMM_FUNCTIONS } from './gemm-wat';
+import { gemmFunctions } from './gemm-wat';
 import { GROUP_NORM_PASSES } from './group-norm-wat';
 import { nodeRequire } from '../node-wasm-threads';
 
-/** The function sets our kernels run on the pool. */
-export const POOLED_FUNCTIONS: readonly (readonly WatFunction[])[] = [GEMM_FUNCTIONS, GROUP_NORM_PASSES];
+/** The function sets our kernels run on the pool (the GEMM this platform runs: fused or plain). */
+export function pooledFunctions(): readonly (readonly WatFunction[])[] {
+  return [gemmFunctions(), GROUP_NORM_PASSES];
+}
 
 /**
  * A second thread for our SIMD kernels on threaded wasm's shared heap. XNNPACK's own pool (the

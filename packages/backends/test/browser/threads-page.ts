@@ -81,6 +81,7 @@ async function main() {
   const withoutPaths = regated === null ? 1 : await relErrorOfRuns();
   return {
     isolated: self.crossOriginIsolated, threads: r.threads, threadPolicy: r.threadPolicy, reason: r.reason, relError, gated: gate?.counts ?? null, simdPool,
+    relaxedSimd: r.relaxedSimd,
     withoutWasmPaths: { threadPolicy: again.threadPolicy, gated: regated?.counts ?? null, relError: withoutPaths },
   };
 }
