@@ -4,7 +4,9 @@
  * and fewstep's Adam (`AdamW` with weight decay 0: PyTorch's Adam; `optimizer.minimize`), on wasm with @fewstep/backends' kernels and, as a ratio, on
  * cpu; plus a one-evaluation sampling call and a per-kernel profile of one wasm step. Writes its
  * section of docs/benchmarks.md. Run: `npm run bench:train-step` (FEWSTEP_BENCH_QUICK=1: batch 4,
- * 2 timed steps, no cpu row; for trying the script, not for the table).
+ * 2 timed steps, no cpu row; for trying the script, not for the table). `npm run
+ * bench:train-step:relaxed-simd` (FEWSTEP_BENCH_RELAXED_SIMD=1): the same with initBackend's
+ * `relaxedSimd` (our GEMM's fused multiply-add on Node 20), no cpu row, in a section of its own.
  */
 import { sectionLog, writeBenchmarkSection } from './doc-section';
 import { cpus, loadavg } from 'node:os';
@@ -15,6 +17,7 @@ import { ectLoss } from '@fewstep/losses';
 import { ddpmpp, type SongUNet } from '@fewstep/nn';
 
 const QUICK = process.env.FEWSTEP_BENCH_QUICK === '1';
+const RELAXED = process.env.FEWSTEP_BENCH_RELAXED_SIMD === '1';
 const TRAIN_BATCH = QUICK ? 4 : 16;
 /** Warm-up steps: the thread gate times each call signature ~7 times before it decides. */
 const WARMUP = QUICK ? 2 : 8;
@@ -230,8 +233,8 @@ async function main(): Promise<void> {
   tf.env().set('IS_TEST', true); // silences the "install tfjs-node" banner
   const { log, lines } = sectionLog();
   const load0 = loadavg();
-  const report = await initBackend('wasm');
-  log(`Measured ${new Date().toISOString()} on ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, tfjs ${tf.version.tfjs}, wasm ${report.threads} thread(s) (SIMD ${report.simd}; ${report.threadPolicy}) with @fewstep/backends' kernels; load average ${load0.map(f1).join(' / ')} (1 / 5 / 15 min) at start${QUICK ? '; QUICK run' : ''}.`);
+  const report = await initBackend('wasm', { relaxedSimd: RELAXED });
+  log(`Measured ${new Date().toISOString()} on ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, tfjs ${tf.version.tfjs}, wasm ${report.threads} thread(s) (SIMD ${report.simd}; relaxed SIMD ${report.relaxedSimd}${RELAXED ? ', asked for' : ''}; ${report.threadPolicy}) with @fewstep/backends' kernels; load average ${load0.map(f1).join(' / ')} (1 / 5 / 15 min) at start${QUICK ? '; QUICK run' : ''}.`);
   log('');
   const convRef = convRefGflops();
   const rows = MODELS.map(runWasm);
@@ -282,7 +285,7 @@ async function main(): Promise<void> {
   log('');
   log(`\`tf.memory()\` on wasm after every network, optimizer and input was disposed: ${memEnd.numTensors} tensors, ${memEnd.numBytes} bytes.`);
 
-  if (!QUICK) {
+  if (!QUICK && !RELAXED) {
     log('');
     log('### cpu (stock tfjs cpu + our cpu kernels), as a ratio to wasm');
     log('');
@@ -302,7 +305,8 @@ async function main(): Promise<void> {
   }
   log('');
   log(`Load average ${loadavg().map(f1).join(' / ')} at the end (the machine is shared by several engineers: absolute figures move with the load, and PyTorch's were taken on a quieter machine).`);
-  writeBenchmarkSection('train-step', `ECT training step of EDM's SongUNet vs PyTorch (\`npm run bench:train-step\`)`, lines.join('\n'));
+  if (RELAXED) writeBenchmarkSection('train-step-relaxed-simd', `The same with relaxed SIMD (\`npm run bench:train-step:relaxed-simd\`)`, lines.join('\n'));
+  else writeBenchmarkSection('train-step', `ECT training step of EDM's SongUNet vs PyTorch (\`npm run bench:train-step\`)`, lines.join('\n'));
 }
 
 await main();
