@@ -153,6 +153,31 @@ describe('the filter gradient as products (filterGradByTaps for 1x1, filterGradB
   });
 });
 
+/**
+ * A stride-1 filter-gradient form on wasm: it is taken (not null), leaves the backend's data count
+ * as it was, and matches cpu's autodiff gradient to 1e-5.
+ */
+async function expectTakenAndExact(form: typeof filterGradByRows, c: Case): Promise<void> {
+  const [expected] = await onBackend('cpu', () => tf.grad((w: tf.Tensor) => tf.conv2d(seeded(c.x, 3) as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad).sin().sum())(seeded(c.w, 4)));
+  await tf.setBackend('wasm');
+  const be = tf.backend();
+  const x = seeded(c.x, 3);
+  const dy = tf.tidy(() => tf.conv2d(x as tf.Tensor4D, seeded(c.w, 4) as tf.Tensor4D, c.s, c.pad).cos());
+  const info = convGeometry(c.x, c.w, c.s, c.pad, undefined);
+  const ids = be.numDataIds();
+  const out = KernelRunner.use(be, 'wasm', (r) => {
+    const g = form(r, x, dy, c.w[0], c.w[1], info.padInfo.top, info.padInfo.left);
+    expect(g).not.toBeNull();
+    return g as tf.TensorInfo;
+  });
+  expect(out.shape).toEqual(c.w);
+  const v = Float32Array.from(be.readSync(out.dataId) as Float32Array);
+  be.disposeData(out.dataId);
+  expect(be.numDataIds()).toBe(ids);
+  expect(relError(v, expected)).toBeLessThan(1e-5);
+  tf.dispose([x, dy]);
+}
+
 describe('filterGradByRows (KH products over shifted rows of x, read through heap views)', () => {
   const cases: Case[] = [
     { x: [2, 7, 7, 3], w: [3, 3, 3, 4], s: 1, pad: 'same' },
@@ -164,24 +189,7 @@ describe('filterGradByRows (KH products over shifted rows of x, read through hea
     { x: [2, 4, 5, 2], w: [2, 2, 2, 3], s: 1, pad: [[0, 0], [3, 3], [3, 3], [0, 0]] },
   ];
   test.each(cases.map((c) => [label(c), c] as const))('is taken on wasm, frees its views, and matches cpu to 1e-5: %s', async (_, c) => {
-    const [expected] = await onBackend('cpu', () => tf.grad((w: tf.Tensor) => tf.conv2d(seeded(c.x, 3) as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad).sin().sum())(seeded(c.w, 4)));
-    await tf.setBackend('wasm');
-    const be = tf.backend();
-    const x = seeded(c.x, 3);
-    const dy = tf.tidy(() => tf.conv2d(x as tf.Tensor4D, seeded(c.w, 4) as tf.Tensor4D, c.s, c.pad).cos());
-    const info = convGeometry(c.x, c.w, c.s, c.pad, undefined);
-    const ids = be.numDataIds();
-    const out = KernelRunner.use(be, 'wasm', (r) => {
-      const g = filterGradByRows(r, x, dy, c.w[0], c.w[1], info.padInfo.top, info.padInfo.left);
-      expect(g).not.toBeNull();
-      return g as tf.TensorInfo;
-    });
-    expect(out.shape).toEqual(c.w);
-    const v = Float32Array.from(be.readSync(out.dataId) as Float32Array);
-    be.disposeData(out.dataId);
-    expect(be.numDataIds()).toBe(ids);
-    expect(relError(v, expected)).toBeLessThan(1e-5);
-    tf.dispose([x, dy]);
+    await expectTakenAndExact(filterGradByRows, c);
   });
 
   test('returns null off the wasm heap (cpu takes the conv form)', async () => {
@@ -196,7 +204,6 @@ describe('filterGradByRows (KH products over shifted rows of x, read through hea
   });
 });
 
-
 describe('filterGradByGemm (our SIMD GEMM over one transposed copy of x, every tap an offset into it)', () => {
   const cases: Case[] = [
     { x: [2, 7, 7, 4], w: [3, 3, 4, 8], s: 1, pad: 'same' },
@@ -208,24 +215,7 @@ describe('filterGradByGemm (our SIMD GEMM over one transposed copy of x, every t
     { x: [3, 19, 19, 12], w: [3, 3, 12, 24], s: 1, pad: 'same' },
   ];
   test.each(cases.map((c) => [label(c), c] as const))('is taken on wasm, frees its intermediates, and matches cpu to 1e-5: %s', async (_, c) => {
-    const [expected] = await onBackend('cpu', () => tf.grad((w: tf.Tensor) => tf.conv2d(seeded(c.x, 3) as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad).sin().sum())(seeded(c.w, 4)));
-    await tf.setBackend('wasm');
-    const be = tf.backend();
-    const x = seeded(c.x, 3);
-    const dy = tf.tidy(() => tf.conv2d(x as tf.Tensor4D, seeded(c.w, 4) as tf.Tensor4D, c.s, c.pad).cos());
-    const info = convGeometry(c.x, c.w, c.s, c.pad, undefined);
-    const ids = be.numDataIds();
-    const out = KernelRunner.use(be, 'wasm', (r) => {
-      const g = filterGradByGemm(r, x, dy, c.w[0], c.w[1], info.padInfo.top, info.padInfo.left);
-      expect(g).not.toBeNull();
-      return g as tf.TensorInfo;
-    });
-    expect(out.shape).toEqual(c.w);
-    const v = Float32Array.from(be.readSync(out.dataId) as Float32Array);
-    be.disposeData(out.dataId);
-    expect(be.numDataIds()).toBe(ids);
-    expect(relError(v, expected)).toBeLessThan(1e-5);
-    tf.dispose([x, dy]);
+    await expectTakenAndExact(filterGradByGemm, c);
   });
 
   test('returns null where its tiles do not fit (Ci % 4, Co % 8) and off the wasm heap', async () => {
