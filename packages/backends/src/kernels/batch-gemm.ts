@@ -1,10 +1,10 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { KernelRunner } from '../kernel-runner';
 import { wasmHeap } from './heap-copy';
-import { heapAddress, heapMemory, simdKernels } from '../simd/instance';
+import { heapAddress, simdKernels, simdSupported } from '../simd/instance';
 import { gemmFunctions, PANEL, TILE_ROWS } from '../simd/gemm-wat';
 import { TRANSPOSE_FUNCTIONS } from '../simd/transpose-wat';
-import { simdPoolFor } from '../simd/pool';
+import { runSplit } from '../simd/pool';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -18,11 +18,10 @@ type TensorInfo = tf.TensorInfo;
 export function batchedByGemm(r: KernelRunner, a: TensorInfo, b: TensorInfo): TensorInfo | null {
   const heap = wasmHeap(r.backend, a);
   const functions = gemmFunctions();
-  const gemm = simdKernels(r.backend, functions);
   const simd = simdKernels(r.backend, TRANSPOSE_FUNCTIONS);
   const [batch, m, k] = a.shape;
   const [batchB, , n] = b.shape;
-  if (heap === null || gemm === null || simd === null || a.dtype !== 'float32' || b.dtype !== 'float32') return null;
+  if (heap === null || simd === null || !simdSupported(functions) || a.dtype !== 'float32' || b.dtype !== 'float32') return null;
   if (batch !== batchB || m % TILE_ROWS !== 0 || n % PANEL !== 0) return null;
   const panels = n / PANEL;
   const packed = r.track(heap.makeOutput([batch, panels, k, PANEL], 'float32'));
@@ -36,8 +35,6 @@ export function batchedByGemm(r: KernelRunner, a: TensorInfo, b: TensorInfo): Te
   }
   const calls: number[][] = [];
   for (let i = 0; i < batch; i++) calls.push([aAt + i * m * k * 4, k * 4, packedAt + i * n * k * 4, outAt + i * m * n * 4, n * 4, m, panels, k]);
-  const pool = simdPoolFor(heapMemory(r.backend));
-  if (pool !== null) pool.run(functions, 'gemm', calls, Math.ceil(batch / 2));
-  else for (const args of calls) gemm.gemm(...args);
+  runSplit(r.backend, functions, 'gemm', calls, Math.ceil(batch / 2));
   return out;
 }

@@ -2,10 +2,10 @@ import type * as tf from '@tensorflow/tfjs';
 import type { KernelRunner } from '../kernel-runner';
 import { wasmHeap } from './heap-copy';
 import { gridOf } from './filter-grad-rows';
-import { heapAddress, heapMemory, simdKernels } from '../simd/instance';
+import { heapAddress, simdKernels, simdSupported } from '../simd/instance';
 import { gemmFunctions, PANEL, TILE_ROWS } from '../simd/gemm-wat';
 import { TRANSPOSE_FUNCTIONS } from '../simd/transpose-wat';
-import { simdPoolFor } from '../simd/pool';
+import { runSplit } from '../simd/pool';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -31,11 +31,10 @@ export function filterGradByGemm(
 ): TensorInfo | null {
   const heap = wasmHeap(r.backend, x);
   const functions = gemmFunctions();
-  const gemm = simdKernels(r.backend, functions);
   const simd = simdKernels(r.backend, TRANSPOSE_FUNCTIONS);
   const [n, h, w, ci] = x.shape;
   const [, ho, wo, co] = dy.shape;
-  if (heap === null || gemm === null || simd === null || x.dtype !== 'float32') return null;
+  if (heap === null || simd === null || !simdSupported(functions) || x.dtype !== 'float32') return null;
   if (ci % TILE_ROWS !== 0 || co % PANEL !== 0) return null;
   const { gridH, gridW } = gridOf(x.shape, dy.shape, kh, kw, top, left);
   const K = n * gridH * gridW;
@@ -73,8 +72,6 @@ export function filterGradByGemm(
       calls.push([a, row * 4, dyPAt, c, co * 4, rows, co / PANEL, K]);
     }
   }
-  const pool = simdPoolFor(heapMemory(r.backend));
-  if (pool !== null) pool.run(functions, 'gemm', calls, kh * kw);
-  else for (const args of calls) gemm.gemm(...args);
+  runSplit(r.backend, functions, 'gemm', calls, kh * kw);
   return out;
 }

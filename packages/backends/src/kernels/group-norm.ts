@@ -1,12 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { GROUP_NORM_GRAD_KERNEL, GROUP_NORM_KERNEL, type GroupNormAttrs } from '@fewstep/core';
 import { GROUP_NORM_PASSES } from '../simd/group-norm-wat';
-import { heapAddress, heapMemory, simdKernels, simdSupported } from '../simd/instance';
-import { simdPoolFor } from '../simd/pool';
+import { heapAddress, simdKernels, simdSupported } from '../simd/instance';
+import { runSplit } from '../simd/pool';
 import type { WasmHeap } from './over-stock';
 
 type TensorInfo = tf.TensorInfo;
-type Passes = Record<string, (...args: number[]) => void>;
 
 /** x [B, ..., C] as B samples of P positions x C channels in G groups of n = P C / G elements. */
 interface Layout {
@@ -84,12 +83,11 @@ const POOL_MIN_FLOATS = 1 << 18;
 /**
  * Runs pass `fn` once per sample (args(b)): the samples' second half on the SIMD pool's worker
  * where one runs (simd/pool.ts) and the tensor is big enough, all on this thread otherwise.
+ * `more`: another pass follows at once.
  */
-function perSample(backend: unknown, passes: Passes, L: Layout, fn: string, args: (b: number) => number[], more = true): void {
-  const calls = Array.from({ length: L.B }, (_, b) => args(b));
-  const pool = L.B * L.P * L.C < POOL_MIN_FLOATS ? null : simdPoolFor(heapMemory(backend));
-  if (pool !== null) pool.run(GROUP_NORM_PASSES, fn, calls, Math.ceil(L.B / 2), more);
-  else for (const c of calls) passes[fn](...c);
+function perSample(backend: unknown, L: Layout, fn: string, args: (b: number) => number[], more = true): void {
+  const split = L.B * L.P * L.C < POOL_MIN_FLOATS ? L.B : Math.ceil(L.B / 2);
+  runSplit(backend, GROUP_NORM_PASSES, fn, Array.from({ length: L.B }, (_, b) => args(b)), split, more);
 }
 
 /**
@@ -97,11 +95,11 @@ function perSample(backend: unknown, passes: Passes, L: Layout, fn: string, args
  * centred squares: no cancellation), combined per group in float64. Writes MEAN and SCALE
  * (rstd weight) per channel and returns rstd per sample and group.
  */
-function statistics(backend: unknown, passes: Passes, s: Scratch, L: Layout, x: number, bytes: number, weight: Float32Array, eps: number): Float64Array[] {
+function statistics(backend: unknown, s: Scratch, L: Layout, x: number, bytes: number, weight: Float32Array, eps: number): Float64Array[] {
   const { B, P, C, G, n } = L;
   const per = C / G;
   s.zero(SUM);
-  perSample(backend, passes, L, 'sums', (b) => [x + b * bytes, s.address(SUM, b), P, C]);
+  perSample(backend, L, 'sums', (b) => [x + b * bytes, s.address(SUM, b), P, C]);
   for (let b = 0; b < B; b++) {
     const sums = s.view(SUM, b);
     const mean = s.view(MEAN, b);
@@ -112,7 +110,7 @@ function statistics(backend: unknown, passes: Passes, s: Scratch, L: Layout, x: 
     }
   }
   s.zero(SUM);
-  perSample(backend, passes, L, 'centredSquares', (b) => [x + b * bytes, s.address(MEAN, b), s.address(SUM, b), P, C]);
+  perSample(backend, L, 'centredSquares', (b) => [x + b * bytes, s.address(MEAN, b), s.address(SUM, b), P, C]);
   return Array.from({ length: B }, (_, b) => {
     const squares = s.view(SUM, b);
     const scale = s.view(SCALE, b);
@@ -127,10 +125,9 @@ function statistics(backend: unknown, passes: Passes, s: Scratch, L: Layout, x: 
   });
 }
 
-function setUp(backend: unknown, kernel: string): { passes: Passes; heap: Backend } {
-  const passes = simdKernels(backend, GROUP_NORM_PASSES);
-  if (passes === null) throw new Error(`@fewstep/backends: ${kernel} runs on the wasm backend only`);
-  return { passes, heap: backend as Backend };
+function setUp(backend: unknown, kernel: string): Backend {
+  if (simdKernels(backend, GROUP_NORM_PASSES) === null) throw new Error(`@fewstep/backends: ${kernel} runs on the wasm backend only`);
+  return backend as Backend;
 }
 
 /** y = GroupNorm(x) (then SiLU): two statistic passes and one that writes y, each over every sample. */
@@ -138,14 +135,14 @@ function groupNormKernel({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0
   const { x, weight, bias } = inputs as { x: TensorInfo; weight: TensorInfo; bias: TensorInfo };
   const a = attrs as unknown as GroupNormAttrs;
   const L = layout(x, a, GROUP_NORM_KERNEL);
-  const { passes, heap } = setUp(backend, GROUP_NORM_KERNEL);
+  const heap = setUp(backend, GROUP_NORM_KERNEL);
   const y = heap.makeOutput(x.shape.slice(), 'float32');
   const s = new Scratch(heap, L.B, L.C);
   const w = Float32Array.from(heap.typedArrayFromHeap(weight));
   const bytes = L.P * L.C * 4;
   const [x0, y0, b0] = [x, y, bias].map((t) => heapAddress(backend, t));
-  statistics(backend, passes, s, L, x0, bytes, w, a.eps);
-  perSample(backend, passes, L, a.silu ? 'affineSilu' : 'affine', (b) => [x0 + b * bytes, y0 + b * bytes, s.address(MEAN, b), s.address(SCALE, b), b0, L.P, L.C], false);
+  statistics(backend, s, L, x0, bytes, w, a.eps);
+  perSample(backend, L, a.silu ? 'affineSilu' : 'affine', (b) => [x0 + b * bytes, y0 + b * bytes, s.address(MEAN, b), s.address(SCALE, b), b0, L.P, L.C], false);
   s.dispose();
   return y;
 }
@@ -160,7 +157,7 @@ function groupNormGradKernel({ inputs, backend, attrs }: Parameters<tf.KernelFun
   const { dy, x, weight, bias } = inputs as { dy: TensorInfo; x: TensorInfo; weight: TensorInfo; bias: TensorInfo };
   const a = attrs as unknown as GroupNormAttrs;
   const L = layout(x, a, GROUP_NORM_GRAD_KERNEL);
-  const { passes, heap } = setUp(backend, GROUP_NORM_GRAD_KERNEL);
+  const heap = setUp(backend, GROUP_NORM_GRAD_KERNEL);
   const { B, P, C, G, n } = L;
   const per = C / G;
   const dx = heap.makeOutput(x.shape.slice(), 'float32');
@@ -170,10 +167,10 @@ function groupNormGradKernel({ inputs, backend, attrs }: Parameters<tf.KernelFun
   const db = new Float64Array(C);
   const bytes = P * C * 4;
   const [x0, dy0, dx0, b0] = [x, dy, dx, bias].map((t) => heapAddress(backend, t));
-  const rstds = statistics(backend, passes, s, L, x0, bytes, w, a.eps);
+  const rstds = statistics(backend, s, L, x0, bytes, w, a.eps);
   s.zero(SUM);
   s.zero(SUM2);
-  perSample(backend, passes, L, a.silu ? 'gradSumsSilu' : 'gradSums', (b) => [
+  perSample(backend, L, a.silu ? 'gradSumsSilu' : 'gradSums', (b) => [
     x0 + b * bytes, dy0 + b * bytes, dx0 + b * bytes, s.address(MEAN, b), s.address(SCALE, b), b0, s.address(SUM, b), s.address(SUM2, b), P, C,
   ]);
   for (let b = 0; b < B; b++) {
@@ -199,7 +196,7 @@ function groupNormGradKernel({ inputs, backend, attrs }: Parameters<tf.KernelFun
   }
   // Without SiLU, dz is dy itself (gradSums wrote nothing).
   const dz0 = a.silu ? dx0 : dy0;
-  perSample(backend, passes, L, 'gradApply', (b) => [
+  perSample(backend, L, 'gradApply', (b) => [
     dz0 + b * bytes, x0 + b * bytes, dx0 + b * bytes, s.address(MEAN, b), s.address(SCALE, b), s.address(K2, b), s.address(K3, b), P, C,
   ], false);
   s.dispose();

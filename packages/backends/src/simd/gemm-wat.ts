@@ -7,8 +7,8 @@ export const PANEL = 8;
 export const TILE_ROWS = 4;
 
 /**
- * Contraction positions per block: the block's B rows of one panel (8 KB) stay in L1 while every
- * tile of A rows passes over them.
+ * Contraction positions per block: a tile's 4 rows of A over the block (4 KB) stay in L1 while it
+ * passes over every panel (8 KB of B each); 128 to 1024 measured alike.
  */
 export const K_BLOCK = 256;
 

@@ -1,5 +1,5 @@
 import { assembleModule, type WatFunction } from './assemble';
-import { simdKernelsOn } from './instance';
+import { heapMemory, simdKernelsOn } from './instance';
 import { gemmFunctions } from './gemm-wat';
 import { GROUP_NORM_PASSES } from './group-norm-wat';
 import { nodeRequire } from '../node-wasm-threads';
@@ -117,6 +117,26 @@ export async function defaultWorkerFactory(): Promise<WorkerFactory | null> {
     return (source) => new Worker(URL.createObjectURL(new Blob([source], { type: 'text/javascript' })));
   }
   return null;
+}
+
+/**
+ * fn(...calls[i]) of `functions` on `backend`'s heap for every i: through its SIMD pool where one
+ * runs (calls from `split` on on the worker; see SimdPool.run), else all on this thread.
+ */
+export function runSplit(
+  backend: unknown,
+  functions: readonly WatFunction[],
+  fn: string,
+  calls: readonly (readonly number[])[],
+  split: number,
+  more = false,
+): void {
+  const memory = heapMemory(backend);
+  const pool = simdPoolFor(memory);
+  if (pool !== null) return pool.run(functions, fn, calls, split, more);
+  const f = simdKernelsOn(memory, functions)?.[fn];
+  if (f === undefined) throw new Error(`@fewstep/backends: no SIMD function ${fn} on this backend`);
+  for (const args of calls) f(...args);
 }
 
 /** Started pools by heap, each with its current thread policy. */
