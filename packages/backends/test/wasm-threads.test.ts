@@ -173,6 +173,9 @@ describe('wasm with 2 threads in Node', () => {
     expect(pool.runs.withWorker).toBeGreaterThan(before);
     // One thread for everything: the same answer without the worker.
     const alone = pool.runs.withWorker;
+    wasmThreadGate()!.setMode('none');
+    expect(pool.active()).toBe(false); // the gate has threads off: so has the pool
+    expect(pool.threads).toBe(2);
     const [, single] = await cpuAndWasm(convGrads([4, 16, 16, 8], [3, 3, 8, 16], 1), 'none');
     single.forEach((v, i) => expect(relError(v, cpu[i])).toBeLessThan(1e-4));
     expect(pool.runs.withWorker).toBe(alone);
