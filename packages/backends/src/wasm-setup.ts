@@ -144,8 +144,8 @@ export async function enableRelaxedSimd(): Promise<void> {
 
 /**
  * The worker our own SIMD kernels share their work with on the threaded wasm heap (the filter
- * gradient's GEMM, batched products, the fused GroupNorm's passes), or null where none started: `active()` says
- * whether runs use it now, `runs` counts runs with it and on the main thread alone.
+ * gradient's GEMM, batched products, the fused GroupNorm's passes), or null where none started:
+ * `active()` says whether runs use it now, `runs` counts runs with it and on the main thread alone.
  */
 export function wasmSimdPool(): Pick<SimdPool, 'threads' | 'active' | 'runs'> | null {
   const backend = tf.findBackend('wasm');
